@@ -1,0 +1,108 @@
+"""Turn generated audio into bytes a browser can play, without clicks or gaps at chunk seams."""
+
+import io
+from fractions import Fraction
+
+import av
+import gradio as gr
+import numpy as np
+from pydub import AudioSegment
+
+AAC_FRAME = 1024
+ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Apply one gain rule to every chunk: floats are clipped to [-1, 1] and scaled; int16 passes through.
+
+    No per-chunk peak normalisation, so loudness never jumps between chunks and silence stays silent.
+    """
+    audio = np.asarray(audio).reshape(-1)
+    if audio.dtype == np.int16:
+        return audio
+    audio = np.nan_to_num(audio.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+def numpy_to_mp3(audio: np.ndarray, sampling_rate: int) -> bytes:
+    """Encode mono audio (int16, or float in [-1, 1]) as a 320 kbit/s MP3."""
+    segment = AudioSegment(to_int16(audio).tobytes(), frame_rate=sampling_rate, sample_width=2, channels=1)
+    buffer = io.BytesIO()
+    segment.export(buffer, format="mp3", bitrate="320k")
+    return buffer.getvalue()
+
+
+def adts_header(payload_size: int, sampling_rate: int) -> bytes:
+    """The 7-byte ADTS header of one mono AAC-LC frame."""
+    size = payload_size + 7
+    rate_index = ADTS_RATES.index(sampling_rate)
+    return bytes(
+        [0xFF, 0xF1, 0x40 | rate_index << 2, 0x40 | size >> 11, (size >> 3) & 0xFF, (size & 7) << 5 | 0x1F, 0xFC]
+    )
+
+
+def adts_duration(data: bytes) -> float:
+    """Seconds of audio in a run of ADTS frames, read from their headers."""
+    frames, offset, rate = 0, 0, 44100
+    while offset + 7 <= len(data):
+        rate = ADTS_RATES[(data[offset + 2] >> 2) & 0x0F]
+        offset += (data[offset + 3] & 0x03) << 11 | data[offset + 4] << 3 | data[offset + 5] >> 5
+        frames += 1
+    return frames * AAC_FRAME / rate
+
+
+class AacStream:
+    """One AAC encoder for a whole answer: its chunks join into one continuous stream, so seams add nothing.
+
+    `encode` returns the ADTS frames that are ready; `close` flushes the rest.
+    """
+
+    def __init__(self, sampling_rate: int, bitrate: int = 128_000):
+        self.sampling_rate = sampling_rate
+        self.codec = av.CodecContext.create("aac", "w")
+        self.codec.sample_rate = sampling_rate
+        self.codec.layout = "mono"
+        self.codec.format = "fltp"
+        self.codec.bit_rate = bitrate
+        self.codec.time_base = Fraction(1, sampling_rate)
+        self.codec.open()
+        self.pending = np.zeros(0, dtype=np.float32)
+        self.samples = 0
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """Encode a chunk (int16, or float in [-1, 1]); whole AAC frames are encoded now, the rest waits."""
+        self.pending = np.concatenate([self.pending, to_int16(audio).astype(np.float32) / 32767])
+        whole = len(self.pending) // AAC_FRAME * AAC_FRAME
+        ready, self.pending = self.pending[:whole], self.pending[whole:]
+        return b"".join(self._encode_frame(ready[i : i + AAC_FRAME]) for i in range(0, whole, AAC_FRAME))
+
+    def close(self) -> bytes:
+        """Encode what is left and flush the encoder."""
+        tail = self._encode_frame(self.pending) if len(self.pending) else b""
+        self.pending = self.pending[:0]
+        return tail + self._packets(None)
+
+    def _encode_frame(self, samples: np.ndarray) -> bytes:
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = self.sampling_rate
+        frame.pts = self.samples
+        self.samples += len(samples)
+        return self._packets(frame)
+
+    def _packets(self, frame) -> bytes:
+        return b"".join(adts_header(p.size, self.sampling_rate) + bytes(p) for p in self.codec.encode(frame))
+
+
+class StreamingAudio(gr.Audio):
+    """A streaming `gr.Audio` that serves ADTS chunks from one `AacStream` as they are.
+
+    gradio 6.17.3 re-encodes every chunk with a fresh AAC encoder, which adds a gap at each seam;
+    chunks that are already one continuous ADTS stream need no re-encoding. Other bytes (MP3, WAV)
+    still go through gradio's own conversion.
+    """
+
+    @staticmethod
+    async def covert_to_adts(data: bytes) -> tuple[bytes, float]:
+        if data[:2] in (b"\xff\xf1", b"\xff\xf9"):
+            return data, adts_duration(data)
+        return await gr.Audio.covert_to_adts(data)

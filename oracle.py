@@ -1,0 +1,80 @@
+"""Oracles answer a question the way a Magic 8 Ball would."""
+
+import random
+from typing import Protocol
+
+from huggingface_hub import InferenceClient
+
+SYSTEM_PROMPT = (
+    "You are a magic 8 ball."
+    "Someone will present to you a situation or question and your job "
+    "is to answer with a cryptic adage or proverb such as "
+    "'curiosity killed the cat' or 'The early bird gets the worm'."
+    "Keep your answers short and do not include the phrase 'Magic 8 Ball' in your response. "
+    "If the question does not make sense or is off-topic, say 'Foolish questions get foolish answers.'"
+    "For example, 'Magic 8 Ball, should I get a dog?', 'A dog is ready for you but are you ready for the dog?'"
+)
+
+CLASSIC_ANSWERS = (
+    "It is certain.",
+    "It is decidedly so.",
+    "Without a doubt.",
+    "Yes definitely.",
+    "You may rely on it.",
+    "As I see it, yes.",
+    "Most likely.",
+    "Outlook good.",
+    "Yes.",
+    "Signs point to yes.",
+    "Reply hazy, try again.",
+    "Ask again later.",
+    "Better not tell you now.",
+    "Cannot predict now.",
+    "Concentrate and ask again.",
+    "Don't count on it.",
+    "My reply is no.",
+    "My sources say no.",
+    "Outlook not so good.",
+    "Very doubtful.",
+)
+
+
+class Oracle(Protocol):
+    name: str
+    listens: bool  # whether the answer depends on the question (and a spoken one must be transcribed)
+
+    def answer(self, question: str) -> str: ...
+
+
+class ClassicOracle:
+    """The toy itself: one of its twenty answers, at random, whatever the question."""
+
+    name = "the classic Magic 8 Ball (twenty answers, offline)"
+    listens = False
+
+    def answer(self, question: str) -> str:
+        return random.choice(CLASSIC_ANSWERS)
+
+
+class LLMOracle:
+    """An LLM through `InferenceClient.chat_completion`, prompted to answer with a cryptic proverb."""
+
+    listens = True
+
+    def __init__(self, client: InferenceClient, model: str):
+        self.client = client
+        self.model = model
+        self.name = f"an LLM ({model})"
+
+    def answer(self, question: str) -> str:
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": f"Magic 8 Ball please answer this question -  {question}"},
+        ]
+        response = self.client.chat_completion(messages, max_tokens=64, seed=random.randint(1, 5000), model=self.model)
+        return clean_answer(response.choices[0].message.content or "")
+
+
+def clean_answer(text: str) -> str:
+    """Strip "Magic 8 Ball" and colons from an answer, as the guide does."""
+    return text.replace("Magic 8 Ball", "").replace(":", "").strip()

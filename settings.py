@@ -1,0 +1,77 @@
+"""Every setting of the app in one place: each is a command-line flag with an environment variable."""
+
+import argparse
+import os
+from dataclasses import dataclass, fields
+
+DESCRIPTION = (
+    "Jenny speaks at an average pace with a calm delivery in a very confined sounding environment "
+    "with clear audio quality."
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    hf_token: str | None = None
+    offline: bool = False
+    voice: str = "auto"
+    asr_model: str = "openai/whisper-large-v3"
+    llm_model: str = "mistralai/Mistral-7B-Instruct-v0.3"
+    tts_model: str = "ylacombe/parler-tts-mini-jenny-30H"
+    tts_tokenizer: str = "parler-tts/parler_tts_mini_v0.1"
+    voice_description: str = DESCRIPTION
+    first_chunk_s: float = 0.5
+    chunk_s: float = 2.0
+    max_speech_s: float = 20.0
+    max_question_s: float = 30.0
+    gpu_concurrency: int = 1
+    share: bool = False
+    host: str | None = None
+    port: int | None = None
+    mcp: bool = False
+
+
+# field: (environment variable, help)
+OPTIONS = {
+    "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API (the default without HF_TOKEN)"),
+    "voice": ("MAGIC8_VOICE", "parler, espeak, tiny-random, none, or auto: parler if its weights load, else espeak"),
+    "asr_model": ("MAGIC8_ASR_MODEL", "speech recognition model id, or the URL of an endpoint"),
+    "llm_model": ("MAGIC8_LLM_MODEL", "chat model id, or the URL of an OpenAI-compatible server"),
+    "tts_model": ("MAGIC8_TTS_MODEL", "Parler-TTS weights"),
+    "tts_tokenizer": ("MAGIC8_TTS_TOKENIZER", "Parler-TTS tokenizer"),
+    "voice_description": ("MAGIC8_VOICE_DESCRIPTION", "how the Parler-TTS voice should sound"),
+    "first_chunk_s": ("MAGIC8_FIRST_CHUNK_S", "seconds of audio in the first streamed chunk"),
+    "chunk_s": ("MAGIC8_CHUNK_S", "seconds of audio in each later chunk"),
+    "max_speech_s": ("MAGIC8_MAX_SPEECH_S", "longest spoken answer, in seconds"),
+    "max_question_s": ("MAGIC8_MAX_QUESTION_S", "longest question sent to speech recognition, in seconds"),
+    "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),
+    "share": ("MAGIC8_SHARE", "create a public gradio share link"),
+    "host": ("GRADIO_SERVER_NAME", "address to listen on"),
+    "port": ("GRADIO_SERVER_PORT", "port to listen on"),
+    "mcp": ("MAGIC8_MCP", "also serve the app as an MCP tool"),
+}
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_settings(argv: list[str] | None = None, environ=os.environ) -> Settings:
+    """Read the settings from flags, falling back to environment variables, then to the defaults."""
+    parser = argparse.ArgumentParser(description="The talking Magic 8 Ball.")
+    for field in fields(Settings):
+        if field.name not in OPTIONS:
+            continue
+        env, help_text = OPTIONS[field.name]
+        flag = "--" + field.name.replace("_", "-")
+        default = field.default
+        if env in environ:
+            default = _flag(environ[env]) if field.type is bool else environ[env]
+        if field.type is bool:
+            parser.add_argument(flag, action="store_true", default=default, help=f"{help_text} (env {env})")
+        else:
+            kind = int if field.type in (int, int | None) else float if field.type is float else str
+            parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (env {env}; default {default})")
+    args = parser.parse_args(argv)
+    token = environ.get("HF_TOKEN") or None
+    return Settings(hf_token=token, **{name: value for name, value in vars(args).items()})

@@ -1,0 +1,79 @@
+"""Shared fixtures: the tiny random-weight voice, the loopback Inference API, and the app served on 127.0.0.1."""
+
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inference_server import InferenceServer  # noqa: E402
+
+from settings import Settings  # noqa: E402
+from voices import tiny_random_voice  # noqa: E402
+
+TOKEN = "hf_test_secret_token_do_not_leak"
+
+
+@pytest.fixture(scope="session")
+def tiny_voice():
+    """The tiny Parler-TTS with random weights and the real DAC codec, speaking 1.5 s per answer."""
+    return tiny_random_voice(description="A calm voice.", first_chunk_s=0.25, chunk_s=0.5, max_speech_s=1.5)
+
+
+@pytest.fixture
+def inference_server():
+    server = InferenceServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def online_settings(inference_server) -> Settings:
+    """Settings that reach the loopback server through the real InferenceClient."""
+    return Settings(
+        hf_token=TOKEN,
+        asr_model=f"{inference_server.url}/asr",
+        llm_model=f"{inference_server.url}/llm",
+        voice="tiny-random",
+    )
+
+
+@pytest.fixture
+def served_app(online_settings, tiny_voice):
+    """The app, started with the loopback server and the tiny voice, served on 127.0.0.1."""
+    import app
+
+    app.start(online_settings, tiny_voice)
+    app.demo.queue(default_concurrency_limit=online_settings.gpu_concurrency)
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    yield url
+    app.demo.close()
+
+
+def write_wav(path: Path, seconds: float, rate: int = 16000, channels: int = 1, frequency: float = 220.0) -> Path:
+    """A tone of the given length, standing in for a recorded question."""
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.repeat(samples, channels).tobytes())
+    return path
+
+
+def decoded_seconds(path_or_bytes) -> float:
+    """Decode audio with ffmpeg and return its duration; fails if it does not decode."""
+    data = Path(path_or_bytes).read_bytes() if isinstance(path_or_bytes, (str, Path)) else path_or_bytes
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "44100", "pipe:1"],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    return len(result.stdout) / 2 / 44100

@@ -1,0 +1,102 @@
+"""A real HTTP server on 127.0.0.1 that speaks the Inference API: speech recognition and chat completions."""
+
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from pydub import AudioSegment
+
+
+class InferenceServer:
+    """Answers `InferenceClient` like the Inference API does, records every request, and can fail on demand.
+
+    Speech recognition: the transcript of a clip is looked up by its duration in tenths of a second
+    (`transcripts`), so each test question can be a clip of its own length; `default_transcript` otherwise.
+    Chat: the answer is `answer_for(question)`, where the question is what follows the prompt's dash.
+    """
+
+    def __init__(self):
+        self.transcripts: dict[float, str] = {}
+        self.default_transcript = "Should I get a dog?"
+        self.answer_for = lambda question: f"Magic 8 Ball: A dog is ready for you, but are you ready for {question}"
+        self.requests: list[dict] = []
+        self.faults: list[tuple[int, str]] = []  # (status, body) returned before serving normally
+        self.delay_s = 0.0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> "InferenceServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def chat_requests(self) -> list[dict]:
+        return [r["json"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def asr_requests(self) -> list[dict]:
+        return [r for r in self.requests if not r["path"].endswith("/chat/completions")]
+
+    def transcribe(self, audio: bytes) -> str:
+        seconds = round(len(AudioSegment.from_file(io.BytesIO(audio))) / 1000, 1)
+        return self.transcripts.get(seconds, self.default_transcript)
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                is_chat = self.path.endswith("/chat/completions")
+                with server.lock:
+                    server.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "json": json.loads(body) if is_chat else None,
+                            "size": len(body),
+                        }
+                    )
+                    fault = server.faults.pop(0) if server.faults else None
+                time.sleep(server.delay_s)
+                if fault:
+                    return self._send(fault[0], fault[1].encode())
+                if is_chat:
+                    messages = json.loads(body)["messages"]
+                    question = messages[-1]["content"].split(" -  ", 1)[-1]
+                    return self._send(200, json.dumps(_completion(server.answer_for(question))).encode())
+                return self._send(200, json.dumps({"text": server.transcribe(body)}).encode())
+
+            def _send(self, status: int, data: bytes):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _completion(content: str) -> dict:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "test",
+        "system_fingerprint": "test",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
