@@ -3,38 +3,52 @@
 import sys
 
 import gradio as gr
+import numpy as np
 import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 from huggingface_hub import InferenceClient
 
-from audio_utils import AacStream, StreamingAudio
+from audio_utils import AacStream, StreamingAudio, to_int16
 from listen import transcribe
 from oracle import ClassicOracle, LLMOracle, Oracle
 from settings import Settings, parse_settings
-from voices import Voice, load_parler, tiny_random_voice
+from voices import EspeakVoice, Voice, hub_reachable, load_parler, parler_cached, tiny_random_voice
 
 settings = Settings()
 client = InferenceClient()
 oracle: Oracle = ClassicOracle()
 voice: Voice | None = None
+voice_note = ""  # why the voice is not the one asked for, shown on the page
 
 
-def load_voice(settings: Settings) -> Voice | None:
-    """The voice the settings ask for; model weights load here, at start-up."""
-    voice_kwargs = dict(
-        first_chunk_s=settings.first_chunk_s, chunk_s=settings.chunk_s, max_speech_s=settings.max_speech_s
-    )
-    if settings.voice == "tiny-random":
-        return tiny_random_voice(description=settings.voice_description, **voice_kwargs)
+def load_voice(settings: Settings) -> tuple[Voice | None, str]:
+    """The voice the settings ask for, and a note when another stands in; model weights load here, at start-up."""
+    chunking = dict(first_chunk_s=settings.first_chunk_s, chunk_s=settings.chunk_s, max_speech_s=settings.max_speech_s)
+    parler = dict(description=settings.voice_description, **chunking)
     if settings.voice == "none":
-        return None
-    return load_parler(
-        settings.tts_model, settings.tts_tokenizer, description=settings.voice_description, **voice_kwargs
-    )
+        return None, ""
+    if settings.voice == "espeak":
+        return EspeakVoice(settings.espeak_voice, **chunking), ""
+    if settings.voice == "tiny-random":
+        return tiny_random_voice(**parler), ""
+    if settings.voice == "parler":
+        return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+    reason = f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
+    try:
+        if parler_cached(settings.tts_model):
+            return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
+        if hub_reachable():
+            return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+    except Exception as error:
+        reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
+    try:
+        return EspeakVoice(settings.espeak_voice, **chunking), f"{reason}, so espeak-ng speaks instead."
+    except OSError:
+        return None, f"{reason} and espeak-ng is not installed, so answers are text only."
 
 
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
     """Choose the oracle and load the voice, once, when the app starts."""
-    global settings, client, oracle, voice
+    global settings, client, oracle, voice, voice_note
     settings = new_settings
     client = InferenceClient(token=settings.hf_token)
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
@@ -42,7 +56,7 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
         oracle = ClassicOracle()
     else:
         oracle = LLMOracle(client, settings.llm_model)
-    voice = new_voice or load_voice(settings)
+    voice, voice_note = (new_voice, "") if new_voice else load_voice(settings)
 
 
 def generate_response(audio: str | None):
@@ -68,10 +82,44 @@ def read_response(answer: str):
         yield answer, data
 
 
+def answer_text(question: str) -> str:
+    """The oracle's answer to a typed question."""
+    question = (question or "").strip()
+    if not question:
+        raise gr.Error("Type a question first.")
+    return oracle.answer(question)
+
+
+def answer_typed(question: str):
+    """CPU step for a typed question: answer it; the voice step speaks it, as for a spoken one."""
+    return answer_text(question), None, None
+
+
+@spaces.GPU
+def ask(question: str):
+    """Ask the Magic 8 Ball a question and get its answer, as text and as speech.
+
+    Args:
+        question: the question, in plain words, e.g. "Will it rain tomorrow?"
+    Returns:
+        The answer text, and an MP3 file of the answer spoken aloud (none when the app runs without a voice).
+    """
+    answer = answer_text(question)
+    if voice is None:
+        return answer, None
+    speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
+    return answer, (voice.sampling_rate, to_int16(speech))
+
+
 def describe_backends() -> str:
-    """One line for the page: which oracle answers and which voice speaks."""
-    spoken_by = f"spoken by the **{voice.name}** voice" if voice else "not spoken (no voice is available)"
-    return f"Answered by {oracle.name}, {spoken_by}."
+    """A line for the page: which oracle answers, which voice speaks, and why when that is not what was asked."""
+    spoken_by = f"spoken by the **{voice.name}** voice" if voice else "not spoken (text only)"
+    lines = [f"Answered by {oracle.name}, {spoken_by}."]
+    if not oracle.listens:
+        lines.append("Like the toy, it does not listen: a spoken question is not transcribed, it just gets an answer.")
+    if voice_note:
+        lines.append(voice_note)
+    return " ".join(lines)
 
 
 with gr.Blocks(title="Magic 8 Ball") as demo:
@@ -82,7 +130,7 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
         <p style='text-align: center;'> Powered by <a href="https://github.com/huggingface/parler-tts"> Parler-TTS</a>
         """
     )
-    backends = gr.Markdown(describe_backends)
+    backends = gr.Markdown()
     with gr.Group():
         with gr.Row():
             audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True)
@@ -90,10 +138,26 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
             state = gr.State()
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
+            ask_button = gr.Button("Ask", variant="primary", scale=1)
+    with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
+        api_question = gr.Textbox(label="Question")
+        api_answer = gr.Textbox(label="Answer")
+        api_audio = gr.Audio(label="Spoken answer", type="numpy", format="mp3")
 
-    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out]).then(
-        fn=read_response, inputs=state, outputs=[answer, audio_out]
+    demo.load(describe_backends, None, backends, api_visibility="private")
+    # The page's own steps are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
+    # and the one MCP tool. Every step that speaks shares the "voice" concurrency group.
+    page_step = dict(api_visibility="undocumented")
+    speak_step = dict(api_visibility="undocumented", concurrency_id="voice")
+    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out], **page_step).then(
+        read_response, state, [answer, audio_out], **speak_step
     )
+    gr.on([question.submit, ask_button.click], answer_typed, question, [state, answer, audio_out], **page_step).then(
+        read_response, state, [answer, audio_out], **speak_step
+    )
+    api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         start(settings)
     except Exception as error:
-        sys.exit(f"Could not load the {settings.voice} voice ({settings.tts_model}): {error}")
+        sys.exit(f"Could not load the {settings.voice} voice: {error}")
     demo.queue(default_concurrency_limit=settings.gpu_concurrency).launch(
         share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
     )

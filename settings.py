@@ -20,6 +20,7 @@ class Settings:
     tts_model: str = "ylacombe/parler-tts-mini-jenny-30H"
     tts_tokenizer: str = "parler-tts/parler_tts_mini_v0.1"
     voice_description: str = DESCRIPTION
+    espeak_voice: str = "en-us"
     first_chunk_s: float = 0.5
     chunk_s: float = 2.0
     max_speech_s: float = 20.0
@@ -33,13 +34,14 @@ class Settings:
 
 # field: (environment variable, help)
 OPTIONS = {
-    "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API (the default without HF_TOKEN)"),
+    "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API; the default without HF_TOKEN"),
     "voice": ("MAGIC8_VOICE", "parler, espeak, tiny-random, none, or auto: parler if its weights load, else espeak"),
     "asr_model": ("MAGIC8_ASR_MODEL", "speech recognition model id, or the URL of an endpoint"),
     "llm_model": ("MAGIC8_LLM_MODEL", "chat model id, or the URL of an OpenAI-compatible server"),
     "tts_model": ("MAGIC8_TTS_MODEL", "Parler-TTS weights"),
     "tts_tokenizer": ("MAGIC8_TTS_TOKENIZER", "Parler-TTS tokenizer"),
     "voice_description": ("MAGIC8_VOICE_DESCRIPTION", "how the Parler-TTS voice should sound"),
+    "espeak_voice": ("MAGIC8_ESPEAK_VOICE", "espeak-ng voice (language), see espeak-ng --voices"),
     "first_chunk_s": ("MAGIC8_FIRST_CHUNK_S", "seconds of audio in the first streamed chunk"),
     "chunk_s": ("MAGIC8_CHUNK_S", "seconds of audio in each later chunk"),
     "max_speech_s": ("MAGIC8_MAX_SPEECH_S", "longest spoken answer, in seconds"),
@@ -48,8 +50,9 @@ OPTIONS = {
     "share": ("MAGIC8_SHARE", "create a public gradio share link"),
     "host": ("GRADIO_SERVER_NAME", "address to listen on"),
     "port": ("GRADIO_SERVER_PORT", "port to listen on"),
-    "mcp": ("MAGIC8_MCP", "also serve the app as an MCP tool"),
+    "mcp": ("MAGIC8_MCP", "also serve the /ask endpoint as an MCP tool, at /gradio_api/mcp/"),
 }
+VOICES = ("auto", "parler", "espeak", "tiny-random", "none")
 
 
 def _flag(value: str) -> bool:
@@ -58,7 +61,10 @@ def _flag(value: str) -> bool:
 
 def parse_settings(argv: list[str] | None = None, environ=os.environ) -> Settings:
     """Read the settings from flags, falling back to environment variables, then to the defaults."""
-    parser = argparse.ArgumentParser(description="The talking Magic 8 Ball.")
+    parser = argparse.ArgumentParser(
+        description="The talking Magic 8 Ball. HF_TOKEN (env only) enables the Inference API; without it the "
+        "classic toy answers."
+    )
     for field in fields(Settings):
         if field.name not in OPTIONS:
             continue
@@ -68,10 +74,18 @@ def parse_settings(argv: list[str] | None = None, environ=os.environ) -> Setting
         if env in environ:
             default = _flag(environ[env]) if field.type is bool else environ[env]
         if field.type is bool:
-            parser.add_argument(flag, action="store_true", default=default, help=f"{help_text} (env {env})")
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=default, help=f"{help_text} (env {env})"
+            )
         else:
             kind = int if field.type in (int, int | None) else float if field.type is float else str
-            parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (env {env}; default {default})")
+            choices = VOICES if field.name == "voice" else None
+            shown = "gradio's" if default is None else default
+            parser.add_argument(
+                flag, type=kind, default=default, choices=choices, help=f"{help_text} (env {env}; default {shown})"
+            )
     args = parser.parse_args(argv)
+    if args.voice not in VOICES:
+        parser.error(f"MAGIC8_VOICE must be one of {', '.join(VOICES)}, not {args.voice!r}")
     token = environ.get("HF_TOKEN") or None
     return Settings(hf_token=token, **{name: value for name, value in vars(args).items()})

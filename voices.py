@@ -1,11 +1,17 @@
 """Voices speak an answer as a stream of float32 audio chunks; the app does not care which one it has."""
 
+import shutil
 import string
+import subprocess
+import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
+import httpx
 import numpy as np
 import torch
+from huggingface_hub import constants, try_to_load_from_cache
 from transformers import AutoTokenizer, PreTrainedTokenizerFast, set_seed
 
 from streamer import ParlerTTSStreamer
@@ -74,15 +80,82 @@ class ParlerVoice:
             thread.join(timeout=10)
 
 
-def load_parler(model_id: str, tokenizer_id: str, **voice_kwargs) -> ParlerVoice:
-    """Load Parler-TTS weights from the hub (or its cache) onto the GPU when there is one."""
+class EspeakVoice:
+    """Debian's espeak-ng: offline and instant. Its WAV output is read as it comes and yielded in chunks."""
+
+    name = "espeak"
+
+    def __init__(
+        self,
+        language: str = "en-us",
+        first_chunk_s: float = 0.5,
+        chunk_s: float = 2.0,
+        max_speech_s: float = 20.0,
+        command: str = "espeak-ng",
+    ):
+        executable = shutil.which(command)
+        if executable is None:
+            raise FileNotFoundError(f"{command} is not installed (Debian package espeak-ng)")
+        self.command = [executable, "--stdout", "-v", language]
+        with espeak_wav(self.command, ".") as wav:  # also checks that the language exists
+            self.sampling_rate = wav.getframerate()
+        self.first_frames = max(1, round(first_chunk_s * self.sampling_rate))
+        self.chunk_frames = max(1, round(chunk_s * self.sampling_rate))
+        self.max_frames = round(max_speech_s * self.sampling_rate)
+
+    def speak(self, text: str) -> Iterator[np.ndarray]:
+        with espeak_wav(self.command, text) as wav:
+            frames, spoken = self.first_frames, 0
+            while spoken < self.max_frames and (data := wav.readframes(min(frames, self.max_frames - spoken))):
+                chunk = np.frombuffer(data, dtype=np.int16).astype(np.float32) / 32768
+                spoken += len(chunk)
+                yield chunk
+                frames = self.chunk_frames
+
+
+@contextmanager
+def espeak_wav(command: list[str], text: str) -> Iterator[wave.Wave_read]:
+    """One espeak-ng run, its standard output opened as a WAV stream; the process ends on exit."""
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        try:
+            process.stdin.write(text.encode())  # text on stdin, so it is never read as an option
+            process.stdin.close()
+            try:
+                wav = wave.open(process.stdout, "rb")
+            except (EOFError, wave.Error) as error:
+                raise OSError(f"espeak-ng failed: {process.stderr.read().decode().strip()}") from error
+            yield wav
+        finally:
+            process.kill()
+
+
+def parler_cached(model_id: str) -> bool:
+    """Whether the Parler-TTS weights are in the local hub cache (checked without importing parler_tts)."""
+    return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+
+
+def hub_reachable(timeout_s: float = 2.0) -> bool:
+    """Whether the Hugging Face Hub answers within `timeout_s`; never when HF_HUB_OFFLINE is set."""
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def load_parler(model_id: str, tokenizer_id: str, local_files_only: bool = False, **voice_kwargs) -> ParlerVoice:
+    """Load Parler-TTS weights from the hub (or only its cache) onto the GPU when there is one."""
     from parler_tts import ParlerTTSForConditionalGeneration
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
-    model = ParlerTTSForConditionalGeneration.from_pretrained(model_id, torch_dtype=dtype).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_id)
-    return ParlerVoice(model, tokenizer, **voice_kwargs)
+    model = ParlerTTSForConditionalGeneration.from_pretrained(
+        model_id, torch_dtype=dtype, local_files_only=local_files_only
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_id, local_files_only=local_files_only)
+    return ParlerVoice(model.to(device).eval(), tokenizer, **voice_kwargs)
 
 
 def char_tokenizer() -> PreTrainedTokenizerFast:
