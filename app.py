@@ -113,7 +113,7 @@ def ask(question: str):
 
 def describe_backends() -> str:
     """A line for the page: which oracle answers, which voice speaks, and why when that is not what was asked."""
-    spoken_by = f"spoken by the **{voice.name}** voice" if voice else "not spoken (text only)"
+    spoken_by = f"spoken by the {voice.name} voice" if voice else "not spoken (text only)"
     lines = [f"Answered by {oracle.name}, {spoken_by}."]
     if not oracle.listens:
         lines.append("Like the toy, it does not listen: a spoken question is not transcribed, it just gets an answer.")
@@ -154,9 +154,8 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
     audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out], **page_step).then(
         read_response, state, [answer, audio_out], **speak_step
     )
-    gr.on([question.submit, ask_button.click], answer_typed, question, [state, answer, audio_out], **page_step).then(
-        read_response, state, [answer, audio_out], **speak_step
-    )
+    typed = gr.on([question.submit, ask_button.click], answer_typed, question, [state, answer, audio_out], **page_step)
+    typed.then(read_response, state, [answer, audio_out], api_name="read_typed_answer", **speak_step)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
 
 
@@ -167,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         start(settings)
     except Exception as error:
         sys.exit(f"Could not load the {settings.voice} voice: {error}")
+    print(describe_backends())
     demo.queue(default_concurrency_limit=settings.gpu_concurrency).launch(
         share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
     )
