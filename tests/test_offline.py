@@ -1,0 +1,173 @@
+"""With no token and no network the classic toy answers, and espeak-ng (or nothing) speaks."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import TOKEN, decoded_seconds, write_wav
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import app
+from oracle import CLASSIC_ANSWERS, ClassicOracle, LLMOracle
+from settings import Settings
+from voices import EspeakVoice
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def espeak_voice():
+    return EspeakVoice(first_chunk_s=0.25, chunk_s=0.5)
+
+
+@contextmanager
+def serving(settings: Settings, voice=None):
+    """The app, started with these settings (and voice), served on 127.0.0.1."""
+    app.start(settings, voice)
+    app.demo.queue(default_concurrency_limit=1)
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield url
+    finally:
+        app.demo.close()
+
+
+def streamed_audio(outputs: list) -> bytes:
+    """The audio a browser plays for a streamed answer: the segments of its HLS playlist, joined."""
+    playlist_url = outputs[-1][1]["url"]
+    segments = [line for line in httpx.get(playlist_url).text.splitlines() if line and not line.startswith("#")]
+    return b"".join(httpx.get(httpx.URL(playlist_url).join(name)).content for name in segments)
+
+
+def test_espeak_speaks_in_chunks(espeak_voice):
+    chunks = list(espeak_voice.speak("Outlook not so good."))
+    seconds = [len(chunk) / espeak_voice.sampling_rate for chunk in chunks]
+    assert seconds[0] == pytest.approx(0.25, abs=0.001)
+    assert all(s == pytest.approx(0.5, abs=0.001) for s in seconds[1:-1])
+    assert 0.8 < sum(seconds) < 3
+    assert all(chunk.dtype.name == "float32" and abs(chunk).max() <= 1 for chunk in chunks)
+
+
+def test_espeak_reads_text_that_looks_like_an_option(espeak_voice):
+    assert sum(len(chunk) for chunk in espeak_voice.speak("--help")) > 0
+
+
+def test_espeak_stops_at_the_longest_answer():
+    voice = EspeakVoice(max_speech_s=0.3)
+    assert sum(len(chunk) for chunk in voice.speak("Concentrate and ask again.")) == round(0.3 * voice.sampling_rate)
+
+
+def test_espeak_with_an_unknown_language_says_so():
+    with pytest.raises(OSError, match="voice does not exist"):
+        EspeakVoice("xx-nowhere")
+
+
+@pytest.mark.parametrize(
+    "settings, oracle",
+    [
+        (Settings(voice="none"), ClassicOracle),
+        (Settings(voice="none", hf_token=TOKEN, offline=True), ClassicOracle),
+        (Settings(voice="none", hf_token=TOKEN), LLMOracle),
+        (Settings(voice="none", llm_model="http://127.0.0.1:8080/v1"), LLMOracle),
+    ],
+)
+def test_the_classic_toy_answers_without_a_token_or_when_offline(settings, oracle):
+    app.start(settings)
+    assert isinstance(app.oracle, oracle)
+    page = app.describe_backends()
+    assert ("does not listen" in page) == (oracle is ClassicOracle)
+    assert "text only" in page
+
+
+def test_auto_voice_without_parler_weights_falls_back_to_espeak():
+    app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
+    assert app.voice.name == "espeak"
+    assert "espeak-ng speaks instead" in app.describe_backends()
+
+
+def test_auto_voice_without_espeak_is_text_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
+    assert app.voice is None
+    assert "espeak-ng is not installed, so answers are text only" in app.describe_backends()
+    answer, audio = app.ask("Is anyone listening?")
+    assert answer in CLASSIC_ANSWERS and audio is None
+
+
+def test_spoken_question_is_not_transcribed_offline(inference_server, espeak_voice, tmp_path):
+    settings = Settings(hf_token=TOKEN, offline=True, asr_model=f"{inference_server.url}/asr")
+    with serving(settings, espeak_voice) as url:
+        client = Client(url, verbose=False, download_files=False)
+        client.predict(handle_file(write_wav(tmp_path / "question.wav", 1.0)), api_name="/generate_response")
+        outputs = list(client.submit(api_name="/read_response"))
+        assert outputs[-1][0] in CLASSIC_ANSWERS
+        assert decoded_seconds(streamed_audio(outputs)) > 0.5
+    assert inference_server.requests == []
+
+
+def test_typed_question_gets_a_spoken_classic_answer(espeak_voice):
+    with serving(Settings(), espeak_voice) as url:
+        client = Client(url, verbose=False, download_files=False)
+        client.predict("Will it rain tomorrow?", api_name="/answer_typed")
+        outputs = list(client.submit(api_name="/read_typed_answer"))
+        assert outputs[-1][0] in CLASSIC_ANSWERS
+        assert decoded_seconds(streamed_audio(outputs)) > 0.5
+
+
+def test_empty_typed_question_is_refused(espeak_voice):
+    with serving(Settings(), espeak_voice) as url:
+        client = Client(url, verbose=False, download_files=False)
+        with pytest.raises(AppError, match="Type a question first"):
+            client.predict("   ", api_name="/answer_typed")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_python_app_starts_offline_and_speaks_a_classic_answer(tmp_path):
+    """`python app.py` with no token, an empty model cache, and a network that never answers."""
+    blackhole = socket.create_server(("127.0.0.1", 0))  # accepts connections, never replies: an unreachable hub
+    proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "MAGIC8_", "GRADIO_"))}
+    env.update(
+        HF_HOME=str(tmp_path / "hf"),
+        HTTPS_PROXY=proxy,
+        HTTP_PROXY=proxy,
+        NO_PROXY="127.0.0.1,localhost",
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+    )
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        started = time.monotonic()
+        while server.poll() is None and time.monotonic() - started < 120:  # a guard against hanging, not a timing
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        print(f"python app.py served its page after {time.monotonic() - started:.1f} s")
+        assert server.poll() is None, log.read_text()
+        assert "espeak voice" in log.read_text() and "espeak-ng speaks instead" in log.read_text()
+
+        answer, audio_path = Client(url, verbose=False).predict("Will it rain tomorrow?", api_name="/ask")
+        assert answer in CLASSIC_ANSWERS
+        assert decoded_seconds(audio_path) > 0.5
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        blackhole.close()
