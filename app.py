@@ -159,6 +159,21 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
 
 
+def spread_mcp_tool_outputs() -> None:
+    """Fix gradio 6.17.3's MCP server, which returns a queued tool's outputs as one text (their list's repr).
+
+    Its other paths (non-queued tools, clients that ask for progress) already return one content item per output.
+    """
+    from anyio.to_thread import run_sync
+    from gradio.mcp import GradioMCPServer
+
+    async def tool_outputs(self, job) -> list:
+        result = await run_sync(job.result)
+        return list(result) if isinstance(result, tuple) else [result]
+
+    GradioMCPServer._execute_tool_without_progress = tool_outputs
+
+
 def main(argv: list[str] | None = None) -> None:
     """Load the models, then serve the app."""
     settings = parse_settings(argv)
@@ -167,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         sys.exit(f"Could not load the {settings.voice} voice: {error}")
     print(describe_backends())
+    if settings.mcp:
+        spread_mcp_tool_outputs()
     demo.queue(default_concurrency_limit=settings.gpu_concurrency).launch(
         share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
     )

@@ -1,0 +1,52 @@
+"""With --mcp, an MCP client sees one tool, `ask`, and gets the answer text and a URL of the spoken answer."""
+
+import asyncio
+
+import httpx
+import pytest
+from conftest import decoded_seconds
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+import app
+from oracle import CLASSIC_ANSWERS
+from settings import Settings
+from voices import EspeakVoice
+
+
+@pytest.fixture
+def mcp_app():
+    """The app, offline with the espeak voice, served on 127.0.0.1 with gradio's MCP server."""
+    app.start(Settings(mcp=True), EspeakVoice())
+    app.spread_mcp_tool_outputs()
+    app.demo.queue(default_concurrency_limit=1)
+    _, url, _ = app.demo.launch(
+        server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True, mcp_server=True
+    )
+    yield url
+    app.demo.close()
+
+
+async def list_and_call(server_url: str, question: str):
+    async with streamable_http_client(server_url) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            result = await session.call_tool("ask", {"question": question})
+    return tools, result
+
+
+def test_ask_tool(mcp_app):
+    tools, result = asyncio.run(list_and_call(f"{mcp_app}gradio_api/mcp/", "Should I learn to juggle?"))
+
+    assert [tool.name for tool in tools] == ["ask"]
+    assert "Magic 8 Ball" in tools[0].description
+    assert list(tools[0].inputSchema["properties"]) == ["question"]
+
+    assert not result.isError
+    answer, audio_url = (content.text for content in result.content)
+    assert answer in CLASSIC_ANSWERS
+    assert audio_url.startswith("http://127.0.0.1") and audio_url.endswith(".mp3")
+    audio = httpx.get(audio_url)
+    audio.raise_for_status()
+    assert decoded_seconds(audio.content) > 0.5
