@@ -97,12 +97,12 @@ def answer_typed(question: str):
 
 @spaces.GPU
 def ask(question: str):
-    """Ask the Magic 8 Ball a question and get its answer, as text and as speech.
+    """Ask the Magic 8 Ball a yes-or-no question; it answers as the toy does, in text and in speech.
 
     Args:
         question: the question, in plain words, e.g. "Will it rain tomorrow?"
     Returns:
-        The answer text, and an MP3 file of the answer spoken aloud (none when the app runs without a voice).
+        The answer text, then the answer spoken aloud as an MP3 file (its URL; none when the app has no voice).
     """
     answer = answer_text(question)
     if voice is None:
