@@ -128,6 +128,31 @@ def test_empty_typed_question_is_refused(espeak_voice):
             client.predict("   ", api_name="/answer_typed")
 
 
+def pending_connection(server: socket.socket) -> bool:
+    """Whether someone has connected to this listening socket (without waiting)."""
+    server.setblocking(False)
+    try:
+        server.accept()[0].close()
+    except BlockingIOError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("hub_offline, asked", [("1", False), ("0", True)])
+def test_hub_reachability_is_asked_once_unless_hf_hub_offline(hub_offline, asked):
+    """Against a network that never answers: HF_HUB_OFFLINE=1 asks nothing; otherwise one request gives up."""
+    blackhole = socket.create_server(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+    env = dict(os.environ, HF_HUB_OFFLINE=hub_offline, HTTPS_PROXY=proxy, HTTP_PROXY=proxy)
+    code = "from voices import hub_reachable; print(hub_reachable())"
+    try:
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert result.stdout.strip() == "False", result.stderr
+        assert pending_connection(blackhole) == asked
+    finally:
+        blackhole.close()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
