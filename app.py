@@ -84,9 +84,9 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
     )
     backends = gr.Markdown(describe_backends)
     with gr.Group():
-        with gr.Row():
-            audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True)
-            answer = gr.Textbox(label="Answer")
+        with gr.Row(equal_height=True):
+            audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
+            answer = gr.Textbox(label="Answer", min_width=320)
             state = gr.State()
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
