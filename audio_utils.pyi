@@ -101,11 +101,8 @@ class StreamingAudio(gr.Audio):
         if data[:2] in (b"\xff\xf1", b"\xff\xf9"):
             return data, adts_duration(data)
         return await gr.Audio.covert_to_adts(data)
-    from collections.abc import Callable, Sequence
-    from typing import TYPE_CHECKING, Any, Literal
-
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
-
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component
