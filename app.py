@@ -1,12 +1,16 @@
 """The talking Magic 8 Ball: ask a question out loud and hear a cryptic answer while it is generated."""
 
+import logging
 import sys
+import traceback
+from contextlib import closing
 
 import gradio as gr
 import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 from huggingface_hub import InferenceClient
 
 from audio_utils import AacStream, StreamingAudio
+from errors import UserError, redact
 from listen import transcribe
 from oracle import ClassicOracle, LLMOracle, Oracle
 from settings import Settings, parse_settings
@@ -16,6 +20,8 @@ settings = Settings()
 client = InferenceClient()
 oracle: Oracle = ClassicOracle()
 voice: Voice | None = None
+logger = logging.getLogger("magic8")
+QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more are told the queue is full
 
 
 def load_voice(settings: Settings) -> Voice | None:
@@ -36,7 +42,7 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
     """Choose the oracle and load the voice, once, when the app starts."""
     global settings, client, oracle, voice
     settings = new_settings
-    client = InferenceClient(token=settings.hf_token)
+    client = InferenceClient(token=settings.hf_token, timeout=settings.inference_timeout_s)
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
     if settings.offline or not (settings.hf_token or llm_is_url):
         oracle = ClassicOracle()
@@ -47,23 +53,39 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
 
 def generate_response(audio: str | None):
     """CPU step: hear the question and answer it. The answer shows only once its audio does."""
-    question = ""
-    if oracle.listens:
-        gr.Info("Transcribing Audio", duration=5)
-        question = transcribe(client, audio, settings.asr_model)
-    return oracle.answer(question), None, None
+    try:
+        question = ""
+        if oracle.listens:
+            gr.Info("Transcribing Audio", duration=5)
+            question = transcribe(client, audio, settings.asr_model, settings.max_question_s)
+        return oracle.answer(question), None, None
+    except UserError as error:
+        raise gr.Error(str(error), print_exception=False) from None
+    except Exception:
+        logger.error("Answering failed:\n%s", redact(traceback.format_exc(), settings.hf_token))
+        raise gr.Error("Something went wrong while answering. Please ask again.", print_exception=False) from None
 
 
 @spaces.GPU
-def read_response(answer: str):
-    """GPU step: speak the answer, yielding each chunk of one continuous AAC stream as it is ready."""
-    if voice is None:
+def read_response(answer: str | None):
+    """GPU step: speak the answer, yielding each chunk of one continuous AAC stream as it is ready.
+
+    If the listener leaves, gradio closes this generator and the voice stops generating at its next step.
+    """
+    if voice is None or not answer:
         yield answer, None
         return
     stream = AacStream(voice.sampling_rate)
-    for chunk in voice.speak(answer):
-        if data := stream.encode(chunk):
-            yield answer, data
+    try:
+        with closing(voice.speak(answer)) as chunks:
+            for chunk in chunks:
+                if data := stream.encode(chunk):
+                    yield answer, data
+    except Exception:
+        logger.error("The voice failed:\n%s", redact(traceback.format_exc(), settings.hf_token))
+        raise gr.Error(
+            "The voice failed while speaking this answer. Please ask again.", print_exception=False
+        ) from None
     if data := stream.close():
         yield answer, data
 
@@ -91,8 +113,18 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
 
-    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out]).then(
+    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out], concurrency_limit=None).success(
         fn=read_response, inputs=state, outputs=[answer, audio_out]
+    )
+
+
+def configure_queue(settings: Settings) -> gr.Blocks:
+    """Queue every event: `gpu_concurrency` answers are spoken at once, the others wait their turn.
+
+    The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
+    """
+    return demo.queue(
+        default_concurrency_limit=settings.gpu_concurrency, max_size=QUEUE_PER_GPU_SLOT * settings.gpu_concurrency
     )
 
 
@@ -103,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         start(settings)
     except Exception as error:
         sys.exit(f"Could not load the {settings.voice} voice ({settings.tts_model}): {error}")
-    demo.queue(default_concurrency_limit=settings.gpu_concurrency).launch(
+    configure_queue(settings).launch(
         share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
     )
 
