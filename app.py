@@ -1,12 +1,14 @@
 """The talking Magic 8 Ball: ask a question out loud and hear a cryptic answer while it is generated."""
 
+import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
+
+# isort: split
 import logging
 import sys
 import traceback
 from contextlib import closing
 
 import gradio as gr
-import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 from huggingface_hub import InferenceClient
 
 from audio_utils import AacStream, StreamingAudio
