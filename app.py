@@ -1,13 +1,19 @@
 """The talking Magic 8 Ball: ask a question out loud and hear a cryptic answer while it is generated."""
 
+import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
+
+# isort: split
+import logging
 import sys
+import traceback
+from contextlib import closing, contextmanager
 
 import gradio as gr
 import numpy as np
-import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 from huggingface_hub import InferenceClient
 
 from audio_utils import AacStream, StreamingAudio, to_int16
+from errors import UserError, redact
 from listen import transcribe
 from oracle import ClassicOracle, LLMOracle, Oracle
 from settings import Settings, parse_settings
@@ -18,6 +24,8 @@ client = InferenceClient()
 oracle: Oracle = ClassicOracle()
 voice: Voice | None = None
 voice_note = ""  # why the voice is not the one asked for, shown on the page
+logger = logging.getLogger("magic8")
+QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more are told the queue is full
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
@@ -50,7 +58,7 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
     """Choose the oracle and load the voice, once, when the app starts."""
     global settings, client, oracle, voice, voice_note
     settings = new_settings
-    client = InferenceClient(token=settings.hf_token)
+    client = InferenceClient(token=settings.hf_token, timeout=settings.inference_timeout_s)
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
     if settings.offline or not (settings.hf_token or llm_is_url):
         oracle = ClassicOracle()
@@ -59,25 +67,51 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
     voice, voice_note = (new_voice, "") if new_voice else load_voice(settings)
 
 
+@contextmanager
+def explained_failures(message: str):
+    """Show what went wrong as a message: a UserError in its own words, anything else as `message`, logged
+    without the token."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except UserError as error:
+        raise gr.Error(str(error), print_exception=False) from None
+    except Exception:
+        logger.error("%s\n%s", message, redact(traceback.format_exc(), settings.hf_token))
+        raise gr.Error(message, print_exception=False) from None
+
+
 def generate_response(audio: str | None):
     """CPU step: hear the question and answer it. The answer shows only once its audio does."""
-    question = ""
-    if oracle.listens:
-        gr.Info("Transcribing Audio", duration=5)
-        question = transcribe(client, audio, settings.asr_model)
-    return oracle.answer(question), None, None
+    with explained_failures("Something went wrong while answering. Please ask again."):
+        question = ""
+        if oracle.listens:
+            gr.Info("Transcribing Audio", duration=5)
+            question = transcribe(client, audio, settings.asr_model, settings.max_question_s)
+        return oracle.answer(question), None, None
 
 
 @spaces.GPU
-def read_response(answer: str):
-    """GPU step: speak the answer, yielding each chunk of one continuous AAC stream as it is ready."""
-    if voice is None:
+def read_response(answer: str | None):
+    """GPU step: speak the answer, yielding each chunk of one continuous AAC stream as it is ready.
+
+    If the listener leaves, gradio closes this generator and the voice stops generating at its next step.
+    """
+    if voice is None or not answer:
         yield answer, None
         return
     stream = AacStream(voice.sampling_rate)
-    for chunk in voice.speak(answer):
-        if data := stream.encode(chunk):
-            yield answer, data
+    try:
+        with closing(voice.speak(answer)) as chunks:
+            for chunk in chunks:
+                if data := stream.encode(chunk):
+                    yield answer, data
+    except Exception:
+        logger.error("The voice failed:\n%s", redact(traceback.format_exc(), settings.hf_token))
+        raise gr.Error(
+            "The voice failed while speaking this answer. Please ask again.", print_exception=False
+        ) from None
     if data := stream.close():
         yield answer, data
 
@@ -86,8 +120,9 @@ def answer_text(question: str) -> str:
     """The oracle's answer to a typed question."""
     question = (question or "").strip()
     if not question:
-        raise gr.Error("Type a question first.")
-    return oracle.answer(question)
+        raise gr.Error("Type a question first.", print_exception=False)
+    with explained_failures("Something went wrong while answering. Please ask again."):
+        return oracle.answer(question)
 
 
 def answer_typed(question: str):
@@ -107,7 +142,8 @@ def ask(question: str):
     answer = answer_text(question)
     if voice is None:
         return answer, None
-    speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
+    with explained_failures("The voice failed while speaking this answer. Please ask again."):
+        speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
     return answer, (voice.sampling_rate, to_int16(speech))
 
 
@@ -132,9 +168,9 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
     )
     backends = gr.Markdown()
     with gr.Group():
-        with gr.Row():
-            audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True)
-            answer = gr.Textbox(label="Answer")
+        with gr.Row(equal_height=True):
+            audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
+            answer = gr.Textbox(label="Answer", min_width=320)
             state = gr.State()
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
@@ -148,14 +184,16 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
 
     demo.load(describe_backends, None, backends, api_visibility="private")
     # The page's own steps are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
-    # and the one MCP tool. Every step that speaks shares the "voice" concurrency group.
-    page_step = dict(api_visibility="undocumented")
+    # and the one MCP tool. Answering has no limit of its own; every step that speaks shares the "voice" group.
+    answer_step = dict(api_visibility="undocumented", concurrency_limit=None)
     speak_step = dict(api_visibility="undocumented", concurrency_id="voice")
-    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out], **page_step).then(
+    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out], **answer_step).success(
         read_response, state, [answer, audio_out], **speak_step
     )
-    typed = gr.on([question.submit, ask_button.click], answer_typed, question, [state, answer, audio_out], **page_step)
-    typed.then(read_response, state, [answer, audio_out], api_name="read_typed_answer", **speak_step)
+    typed = [question.submit, ask_button.click]
+    gr.on(typed, answer_typed, question, [state, answer, audio_out], **answer_step).success(
+        read_response, state, [answer, audio_out], api_name="read_typed_answer", **speak_step
+    )
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
 
 
@@ -174,17 +212,28 @@ def spread_mcp_tool_outputs() -> None:
     GradioMCPServer._execute_tool_without_progress = tool_outputs
 
 
+def configure_queue(settings: Settings) -> gr.Blocks:
+    """Queue every event: `gpu_concurrency` answers are spoken at once, the others wait their turn.
+
+    The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
+    """
+    return demo.queue(
+        default_concurrency_limit=settings.gpu_concurrency, max_size=QUEUE_PER_GPU_SLOT * settings.gpu_concurrency
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Load the models, then serve the app."""
     settings = parse_settings(argv)
     try:
         start(settings)
     except Exception as error:
-        sys.exit(f"Could not load the {settings.voice} voice: {error}")
+        weights = f" ({settings.tts_model})" if settings.voice == "parler" else ""
+        sys.exit(f"Could not load the {settings.voice} voice{weights}: {error}")
     print(describe_backends())
     if settings.mcp:
         spread_mcp_tool_outputs()
-    demo.queue(default_concurrency_limit=settings.gpu_concurrency).launch(
+    configure_queue(settings).launch(
         share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
     )
 

@@ -1,8 +1,45 @@
-"""Hear the question: speech recognition through the Inference API."""
+"""Hear the question: check the recording, make it a short 16 kHz mono WAV, and transcribe it."""
 
+import io
+
+import gradio as gr
 from huggingface_hub import InferenceClient
+from pydub import AudioSegment
+
+from errors import UserError, call_api
+
+MIN_QUESTION_S = 0.3
+SILENCE_DBFS = -50.0  # a recording whose loudest sample is quieter than this holds no question
+ASR_SAMPLING_RATE = 16000  # what Whisper works at: smaller uploads, same transcript
 
 
-def transcribe(client: InferenceClient, audio_path: str, model: str) -> str:
+def load_question(audio_path: str | None, max_seconds: float) -> bytes:
+    """The recording as a 16 kHz mono WAV of at most `max_seconds`, or a UserError saying what is wrong with it."""
+    if audio_path is None:
+        raise UserError("No recording came through. Press record, ask your question, then press stop.")
+    try:
+        recording = AudioSegment.from_file(audio_path)
+    except Exception:
+        raise UserError("That file could not be read as audio. Record your question with the microphone.") from None
+    if recording.duration_seconds < MIN_QUESTION_S:
+        raise UserError("That recording is too short to hold a question. Ask it again, a little slower.")
+    if recording.max_dBFS < SILENCE_DBFS:
+        raise UserError("The recording is silent. Check that your microphone is on and allowed, then ask again.")
+    if recording.duration_seconds > max_seconds:
+        gr.Warning(
+            f"Your recording is {recording.duration_seconds:.0f} s long: only its first {max_seconds:g} s were heard."
+        )
+        recording = recording[: int(max_seconds * 1000)]
+    wav = io.BytesIO()
+    recording.set_channels(1).set_frame_rate(ASR_SAMPLING_RATE).set_sample_width(2).export(wav, format="wav")
+    return wav.getvalue()
+
+
+def transcribe(client: InferenceClient, audio_path: str | None, model: str, max_seconds: float = 30.0) -> str:
     """The text of a recorded question."""
-    return client.automatic_speech_recognition(audio_path, model=model).text.strip()
+    audio = load_question(audio_path, max_seconds)
+    result = call_api(lambda: client.automatic_speech_recognition(audio, model=model), "speech recognition")
+    question = result.text.strip()
+    if not question:
+        raise UserError("No words could be made out in your recording. Speak a little closer and ask again.")
+    return question

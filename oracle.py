@@ -1,9 +1,12 @@
 """Oracles answer a question the way a Magic 8 Ball would."""
 
 import random
+import re
 from typing import Protocol
 
 from huggingface_hub import InferenceClient
+
+from errors import call_api
 
 SYSTEM_PROMPT = (
     "You are a magic 8 ball."
@@ -37,6 +40,8 @@ CLASSIC_ANSWERS = (
     "Outlook not so good.",
     "Very doubtful.",
 )
+UNCLEAR_ANSWER = "Reply hazy, try again."  # what the toy says when the LLM says nothing
+MAX_ANSWER_CHARS = 200  # about 12 s of speech: one answer cannot hold the voice for long
 
 
 class Oracle(Protocol):
@@ -71,10 +76,27 @@ class LLMOracle:
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": f"Magic 8 Ball please answer this question -  {question}"},
         ]
-        response = self.client.chat_completion(messages, max_tokens=64, seed=random.randint(1, 5000), model=self.model)
+        seed = random.randint(1, 5000)
+        response = call_api(
+            lambda: self.client.chat_completion(messages, max_tokens=64, seed=seed, model=self.model), "language model"
+        )
         return clean_answer(response.choices[0].message.content or "")
 
 
-def clean_answer(text: str) -> str:
-    """Strip "Magic 8 Ball" and colons from an answer, as the guide does."""
-    return text.replace("Magic 8 Ball", "").replace(":", "").strip()
+def clean_answer(text: str, max_chars: int = MAX_ANSWER_CHARS) -> str:
+    """Strip "Magic 8 Ball" and colons as the guide does, keep whole sentences up to `max_chars`, never say nothing."""
+    text = " ".join(text.replace("Magic 8 Ball", "").replace(":", "").split())
+    if len(text) > max_chars:
+        text = first_sentences(text, max_chars)
+    return text or UNCLEAR_ANSWER
+
+
+def first_sentences(text: str, max_chars: int) -> str:
+    """As many whole sentences as fit in `max_chars`; the first sentence cut at a word if none fits."""
+    kept = ""
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        candidate = f"{kept} {sentence}".strip()
+        if len(candidate) > max_chars:
+            break
+        kept = candidate
+    return kept or text[: max_chars - 3].rsplit(" ", 1)[0] + "..."

@@ -25,6 +25,7 @@ class Settings:
     chunk_s: float = 2.0
     max_speech_s: float = 20.0
     max_question_s: float = 30.0
+    inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False
     host: str | None = None
@@ -46,6 +47,7 @@ OPTIONS = {
     "chunk_s": ("MAGIC8_CHUNK_S", "seconds of audio in each later chunk"),
     "max_speech_s": ("MAGIC8_MAX_SPEECH_S", "longest spoken answer, in seconds"),
     "max_question_s": ("MAGIC8_MAX_QUESTION_S", "longest question sent to speech recognition, in seconds"),
+    "inference_timeout_s": ("MAGIC8_INFERENCE_TIMEOUT_S", "seconds to wait for one Inference API call"),
     "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),
     "share": ("MAGIC8_SHARE", "create a public gradio share link"),
     "host": ("GRADIO_SERVER_NAME", "address to listen on"),

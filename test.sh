@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Set everything up (ffmpeg, espeak-ng, a virtualenv with the pinned packages) and run the tests.
+# Set everything up, then lint and run the tests (extra arguments go to pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v ffmpeg >/dev/null || ! command -v espeak-ng >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq ffmpeg espeak-ng >/dev/null
-fi
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -r requirements-dev.txt
+# The browser tests drive Debian's Chromium (a test tool's own browser download fails offline);
+# the emoji font makes their screenshots show the title as people see it.
+./setup.sh requirements-dev.txt chromium fonts-noto-color-emoji
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

@@ -67,11 +67,15 @@ def write_wav(path: Path, seconds: float, rate: int = 16000, channels: int = 1, 
     return path
 
 
-def decoded_seconds(path_or_bytes) -> float:
-    """Decode audio with ffmpeg and return its duration; fails if it does not decode."""
+def decoded_seconds(path_or_bytes, input_format: str | None = None) -> float:
+    """Decode audio with ffmpeg and return its duration; fails if it does not decode.
+
+    Name the `input_format` ("aac" for ADTS) for runs too short for ffmpeg to recognise.
+    """
     data = Path(path_or_bytes).read_bytes() if isinstance(path_or_bytes, (str, Path)) else path_or_bytes
+    forced = ["-f", input_format] if input_format else []
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "44100", "pipe:1"],
+        ["ffmpeg", "-v", "error", *forced, "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "44100", "pipe:1"],
         input=data,
         capture_output=True,
         check=True,

@@ -2,6 +2,7 @@
 
 import io
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,7 @@ class InferenceServer:
         self.answer_for = lambda question: f"Magic 8 Ball: A dog is ready for you, but are you ready for {question}"
         self.requests: list[dict] = []
         self.faults: list[tuple[int, str]] = []  # (status, body) returned before serving normally
+        self.chat_faults: list[tuple[int, str]] = []  # the same, for chat completions only
         self.delay_s = 0.0
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -70,7 +72,8 @@ class InferenceServer:
                             "size": len(body),
                         }
                     )
-                    fault = server.faults.pop(0) if server.faults else None
+                    faults = server.chat_faults if is_chat and server.chat_faults else server.faults
+                    fault = faults.pop(0) if faults else None
                 time.sleep(server.delay_s)
                 if fault:
                     return self._send(fault[0], fault[1].encode())
@@ -81,13 +84,24 @@ class InferenceServer:
                 return self._send(200, json.dumps({"text": server.transcribe(body)}).encode())
 
             def _send(self, status: int, data: bytes):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped waiting (a timeout test)
 
         return Handler
+
+
+def refused_url() -> str:
+    """The URL of a port on 127.0.0.1 that nothing listens on: connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def _completion(content: str) -> dict:

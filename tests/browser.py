@@ -1,0 +1,85 @@
+"""A person at the app: headless Chromium from Debian, driven by Playwright, with a fake microphone."""
+
+import re
+import subprocess
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Playwright
+
+CHROMIUM = "/usr/bin/chromium"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def speak_question(path: Path, question: str) -> Path:
+    """A spoken question as a 16-bit PCM WAV, for Chromium's fake microphone to play in a loop."""
+    subprocess.run(["espeak-ng", "-w", str(path), question], check=True)
+    return path
+
+
+def launch_chromium(playwright: Playwright, question_wav: Path) -> Browser:
+    """Headless Chromium whose microphone hears `question_wav`; each launch gets a fresh temporary profile."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={question_wav}",
+        ],
+    )
+
+
+class AppPage:
+    """The Magic 8 Ball page as a person uses it, with every URL the page fetched."""
+
+    def __init__(self, page: Page, url: str):
+        self.page = page
+        self.fetched: list[str] = []
+        page.on("request", lambda request: self.fetched.append(request.url))
+        page.goto(url)
+        self.answer = page.get_by_label("Answer", exact=True)
+        self.answer_box = self.block("Answer")
+        self.player = self.block("Spoken Answer")
+        self.progress = page.get_by_test_id("status-tracker").locator(".progress-text")
+
+    def block(self, label: str):
+        """The box a component is drawn in, found by its label."""
+        names = self.page.get_by_test_id(re.compile("^block-(label|info)$"))
+        return self.page.locator("div.block", has=names.filter(has_text=re.compile(rf"^\s*{label}\s*$")))
+
+    def ask_aloud(self, seconds: float) -> None:
+        """Record from the microphone for a while, then stop: stopping sends the question."""
+        self.page.get_by_role("button", name="Record").click()
+        self.page.wait_for_timeout(seconds * 1000)
+        self.page.get_by_role("button", name="Stop").click()
+
+    def ask_in_writing(self, question: str) -> None:
+        self.page.get_by_label("Or type your question").fill(question)
+        self.page.get_by_role("button", name="Ask").click()
+
+    def wait_until_played_past(self, seconds: float, timeout_s: float) -> None:
+        """Wait until the Spoken Answer player's playback position passes `seconds`."""
+        audio = self.player.locator("audio").element_handle(timeout=timeout_s * 1000)
+        self.page.wait_for_function("([a, s]) => a.currentTime > s", arg=[audio, seconds], timeout=timeout_s * 1000)
+
+    def wait_until_played_to_the_end(self, timeout_s: float) -> None:
+        audio = self.player.locator("audio").element_handle(timeout=timeout_s * 1000)
+        self.page.wait_for_function("a => a.ended", arg=audio, timeout=timeout_s * 1000)
+
+    def fetched_ending(self, suffix: str) -> list[str]:
+        return [url for url in self.fetched if url.split("?")[0].endswith(suffix)]
+
+    def width_px(self, locator) -> float:
+        return locator.bounding_box()["width"]
+
+    def overflow_px(self) -> int:
+        """How far the page is wider than the window: a person would have to scroll sideways this much."""
+        return self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

@@ -1,0 +1,83 @@
+"""The whole chain of the guide, driven through Gradio: question in, answer text and streamed audio out."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import TOKEN, decoded_seconds, write_wav
+from gradio_client import Client, handle_file
+
+import app
+from audio_utils import adts_duration
+from oracle import SYSTEM_PROMPT
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fetch_stream(playlist_url: str) -> list[bytes]:
+    """The segments of an HLS playlist, fetched as the browser's player does."""
+    playlist = httpx.get(playlist_url).text
+    base = playlist_url.rsplit("/", 1)[0]
+    names = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    return [httpx.get(f"{base}/{name}").content for name in names]
+
+
+def test_importing_app_loads_no_model():
+    code = "import sys, app; print(app.voice, 'parler_tts' in sys.modules, type(app.demo).__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.split() == ["None", "False", "Blocks"]
+
+
+def test_spoken_question_gets_spoken_answer_through_gradio(served_app, inference_server, tiny_voice, tmp_path):
+    inference_server.transcripts[1.2] = "Will I find my keys?"
+    client = Client(served_app, verbose=False, download_files=False)
+
+    answer_box, audio = client.predict(
+        handle_file(str(write_wav(tmp_path / "q.wav", 1.2))), api_name="/generate_response"
+    )
+    assert (answer_box, audio) == (None, None)  # the answer shows only with its audio
+
+    outputs = list(client.submit(api_name="/read_response"))
+    expected = "A dog is ready for you, but are you ready for Will I find my keys?"
+    assert outputs and all(text == expected for text, _ in outputs)
+    assert all(audio is not None for _, audio in outputs)
+
+    segments = fetch_stream(outputs[-1][1]["url"])
+    assert len(segments) >= 3
+    spoken = len(tiny_voice.last_streamer.frames) * 512 / 44100
+    assert spoken == pytest.approx(1.5, abs=0.05)
+    assert decoded_seconds(b"".join(segments)) == pytest.approx(spoken, abs=0.05)
+
+
+def test_answer_request_follows_the_guide(served_app, inference_server, tmp_path):
+    client = Client(served_app, verbose=False, download_files=False)
+    client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/generate_response")
+
+    asr, chat = inference_server.asr_requests()[-1], inference_server.chat_requests()[-1]
+    assert asr["path"] == "/asr" and asr["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert chat["max_tokens"] == 64 and 1 <= chat["seed"] <= 5000
+    assert chat["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert chat["messages"][1]["content"] == "Magic 8 Ball please answer this question -  Should I get a dog?"
+
+
+def test_read_response_streams_chunks_that_each_decode(online_settings, tiny_voice):
+    app.start(online_settings, tiny_voice)
+    chunks = list(app.read_response("Outlook good."))
+
+    assert len(chunks) >= 3
+    assert all(text == "Outlook good." for text, _ in chunks)
+    for _, data in chunks:
+        assert decoded_seconds(data, input_format="aac") == pytest.approx(adts_duration(data), abs=0.001)
+    spoken = len(tiny_voice.last_streamer.frames) * 512 / 44100
+    priming = 1024 / 44100
+    assert sum(adts_duration(data) for _, data in chunks) == pytest.approx(spoken + priming, abs=1024 / 44100)
+
+
+def test_generate_response_strips_magic_8_ball_and_colons(online_settings, inference_server, tiny_voice, tmp_path):
+    inference_server.answer_for = lambda question: "Magic 8 Ball: Curiosity: it killed the cat."
+    app.start(online_settings, tiny_voice)
+    answer, answer_box, audio = app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))
+    assert answer == "Curiosity it killed the cat."
+    assert (answer_box, audio) == (None, None)
