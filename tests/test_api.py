@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import decoded_seconds
+from conftest import TOKEN, decoded_seconds
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from test_offline import serving
@@ -55,3 +55,17 @@ def test_ask_with_the_tiny_random_voice(tiny_voice):
         answer, audio_path = Client(url, verbose=False).predict("Will it rain tomorrow?", api_name="/ask")
     assert answer in CLASSIC_ANSWERS
     assert 0.1 < decoded_seconds(audio_path) < 1.6
+
+
+def test_ask_an_llm_and_hear_its_faults_explained(online_settings, inference_server):
+    """With a token, /ask sends the typed question to the LLM (no speech recognition); its faults are explained."""
+    with serving(online_settings, EspeakVoice()) as url:
+        client = Client(url, verbose=False)
+        answer, audio_path = client.predict("Will it rain tomorrow?", api_name="/ask")
+        inference_server.faults = [(401, '{"error": "Invalid credentials"}')]
+        with pytest.raises(AppError, match="set a valid HF_TOKEN") as raised:
+            client.predict("Will it rain tomorrow?", api_name="/ask")
+    assert answer == "A dog is ready for you, but are you ready for Will it rain tomorrow?"
+    assert decoded_seconds(audio_path) > 1
+    assert not inference_server.asr_requests()
+    assert TOKEN not in str(raised.value)
