@@ -13,12 +13,15 @@ from oracle import CLASSIC_ANSWERS
 from settings import Settings
 from voices import EspeakVoice
 
-README = Path(__file__).resolve().parents[1] / "README_SECTION.md"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_example() -> str:
-    """The three-line gradio_client example, exactly as the README gives it."""
-    api_section = README.read_text().split("## API", 1)[1]
+    """The three-line gradio_client example, exactly as the README gives it (or the section waiting to join it)."""
+    readme = (ROOT / "README.md").read_text()
+    if 'api_name="/ask"' not in readme:
+        readme = (ROOT / "README_SECTION.md").read_text()
+    api_section = readme.split("## API", 1)[1]
     return re.search(r"```python\n(.*?)```", api_section, re.DOTALL).group(1)
 
 
