@@ -7,7 +7,8 @@ that differs in three ways:
   equal one decode of all frames;
 - its first chunk can be shorter (`first_play_steps`), so the first sound comes sooner;
 - `start` runs `generate` in a thread whose error is re-raised by the iterator instead of
-  leaving it waiting forever, and `cancel` stops generation at the next step.
+  leaving it waiting forever, and `cancel` stops generation at the next step. That thread also
+  skips the decode of the whole answer that `generate` does once it ends: it was already streamed.
 """
 
 from queue import Empty, Queue
@@ -29,10 +30,15 @@ class _Cancelled(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+class _StreamEnded(Exception):
+    """Raised by `end` in the thread of `start`, so that `generate` does not decode the streamed answer again."""
+
+
 class ParlerTTSStreamer(BaseStreamer):
     """Iterate over float32 audio chunks of a Parler-TTS generation as they become ready.
 
-    `play_steps` and `first_play_steps` are chunk lengths in codec frames (86 frames per second).
+    `play_steps` and `first_play_steps` are chunk lengths in codec frames (86 frames per second): by default
+    a first chunk of 0.25 s, then chunks of 2 s.
     """
 
     def __init__(
@@ -40,7 +46,7 @@ class ParlerTTSStreamer(BaseStreamer):
         model,
         device=None,
         play_steps: int = 172,
-        first_play_steps: int | None = None,
+        first_play_steps: int = 22,
         context_frames: int = 16,
         timeout: float | None = None,
     ):
@@ -53,7 +59,7 @@ class ParlerTTSStreamer(BaseStreamer):
         config = model.audio_encoder.config
         self.hop_length = config.sampling_rate // config.frame_rate
         self.play_steps = play_steps
-        self.first_play_steps = first_play_steps or play_steps
+        self.first_play_steps = min(first_play_steps, play_steps)
         self.context_frames = context_frames
         self.timeout = timeout
         self.columns: list[torch.Tensor] = []
@@ -64,6 +70,7 @@ class ParlerTTSStreamer(BaseStreamer):
         self.cancelled = Event()
         self.audio_queue: Queue = Queue()
         self.stop_signal = None
+        self.owns_generate = False
 
     def start(self, model, **generate_kwargs) -> Thread:
         """Run `model.generate(streamer=self, ...)` in a daemon thread; its error ends the iteration."""
@@ -73,9 +80,12 @@ class ParlerTTSStreamer(BaseStreamer):
         def generate():
             try:
                 model.generate(**generate_kwargs, streamer=self, stopping_criteria=stopping)
+            except _StreamEnded:
+                pass
             except BaseException as error:
                 self.audio_queue.put(error)
 
+        self.owns_generate = True
         thread = Thread(target=generate, daemon=True, name="parler-tts-generate")
         thread.start()
         return thread
@@ -100,6 +110,8 @@ class ParlerTTSStreamer(BaseStreamer):
         if len(self.frames) > self.emitted and not self.cancelled.is_set():
             self._emit(len(self.frames))
         self.audio_queue.put(self.stop_signal)
+        if self.owns_generate:
+            raise _StreamEnded
 
     def _collect_frames(self) -> None:
         # Parler delays codebook k by k + 1 steps: frame j is complete once column j + num_codebooks exists.
