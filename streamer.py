@@ -5,7 +5,10 @@ that differs in three ways:
 - it decodes only the frames that are new, plus `context_frames` of codec context on each side,
   so decoding grows linearly with the answer instead of quadratically, and the joined chunks
   equal one decode of all frames;
-- its first chunk can be shorter (`first_play_steps`), so the first sound comes sooner;
+- its first chunk can be shorter (`first_play_steps`), so the first sound comes sooner, and each
+  next chunk is twice as long until `play_steps`: the audio already queued in the player then
+  lasts about as long as generating the next chunk takes, so playback does not stall after the
+  short first chunk;
 - `start` runs `generate` in a thread whose error is re-raised by the iterator instead of
   leaving it waiting forever, and `cancel` stops generation at the next step. That thread also
   skips the decode of the whole answer that `generate` does once it ends: it was already streamed.
@@ -38,7 +41,7 @@ class ParlerTTSStreamer(BaseStreamer):
     """Iterate over float32 audio chunks of a Parler-TTS generation as they become ready.
 
     `play_steps` and `first_play_steps` are chunk lengths in codec frames (86 frames per second): by default
-    a first chunk of 0.25 s, then chunks of 2 s.
+    a first chunk of 0.25 s, then 0.5 s, 1 s, and chunks of 2 s from there on.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class ParlerTTSStreamer(BaseStreamer):
         self.frames: list[torch.Tensor] = []
         self.collected = 0
         self.emitted = 0
+        self.chunks = 0
         self.decoded_frames = 0
         self.cancelled = Event()
         self.audio_queue: Queue = Queue()
@@ -100,7 +104,7 @@ class ParlerTTSStreamer(BaseStreamer):
             raise ValueError("ParlerTTSStreamer only supports batch size 1")
         self.columns.extend(value.reshape(self.num_codebooks, -1).T)
         self._collect_frames()
-        chunk = self.first_play_steps if self.emitted == 0 else self.play_steps
+        chunk = min(self.first_play_steps * 2**self.chunks, self.play_steps)
         if len(self.frames) >= self.emitted + chunk + self.context_frames and not self.cancelled.is_set():
             self._emit(self.emitted + chunk)
 
@@ -129,6 +133,7 @@ class ParlerTTSStreamer(BaseStreamer):
         self.audio_queue.put(audio[(self.emitted - start) * self.hop_length : (end - start) * self.hop_length])
         self.decoded_frames += stop - start
         self.emitted = end
+        self.chunks += 1
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> np.ndarray:

@@ -34,7 +34,7 @@ class ParlerVoice:
         model,
         tokenizer,
         description: str,
-        first_chunk_s: float = 0.5,
+        first_chunk_s: float = 0.25,
         chunk_s: float = 2.0,
         max_speech_s: float = 20.0,
         name: str = "parler",
@@ -88,7 +88,7 @@ class EspeakVoice:
     def __init__(
         self,
         language: str = "en-us",
-        first_chunk_s: float = 0.5,
+        first_chunk_s: float = 0.25,
         chunk_s: float = 2.0,
         max_speech_s: float = 20.0,
         command: str = "espeak-ng",

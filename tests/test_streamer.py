@@ -11,7 +11,7 @@ from voices import char_tokenizer, tiny_parler_model
 HOP = 512  # audio samples per codec frame
 CONTEXT = 16
 FRAMES = 120  # 1.4 s of audio
-FIRST, STEADY = 22, 43
+FIRST, STEADY = 11, 43
 
 
 def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -82,12 +82,12 @@ def test_no_sample_is_lost_or_repeated(streamed):
     assert sum(len(chunk) for chunk in chunks) == FRAMES * HOP
 
 
-def test_a_short_first_chunk_then_steady_chunks(streamed):
+def test_a_short_first_chunk_doubling_to_steady_chunks(streamed):
     _, chunks, _, _ = streamed
     lengths = [len(chunk) // HOP for chunk in chunks]
     assert all(len(chunk) % HOP == 0 for chunk in chunks)
-    assert lengths[0] == FIRST
-    assert lengths[1:-1] == [STEADY] * (len(lengths) - 2)
+    assert lengths[:3] == [FIRST, 2 * FIRST, STEADY]
+    assert lengths[3:-1] == [STEADY] * (len(lengths) - 4)
     assert 0 < lengths[-1] < STEADY + CONTEXT
 
 
@@ -122,7 +122,7 @@ def test_replayed_codes_stream_as_one_decode(model):
     replay(streamer, codes)
     chunks = list(streamer)
     assert torch.equal(torch.stack(streamer.frames, dim=1), codes)
-    assert [len(chunk) // HOP for chunk in chunks] == [10, 30, 30, 30]
+    assert [len(chunk) // HOP for chunk in chunks] == [10, 20, 30, 40]
     assert snr_db(streamer.decode(codes), np.concatenate(chunks)) >= 100
 
 
