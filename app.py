@@ -5,6 +5,7 @@ import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 # isort: split
 import logging
 import sys
+import tempfile
 import traceback
 from contextlib import closing, contextmanager
 
@@ -12,7 +13,7 @@ import gradio as gr
 import numpy as np
 from huggingface_hub import InferenceClient
 
-from audio_utils import AacStream, StreamingAudio, to_int16
+from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import transcribe
 from oracle import ClassicOracle, LLMOracle, Oracle
@@ -144,7 +145,9 @@ def ask(question: str):
         return answer, None
     with explained_failures("The voice failed while speaking this answer. Please ask again."):
         speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
-    return answer, (voice.sampling_rate, to_int16(speech))
+    with tempfile.NamedTemporaryFile(suffix=".mp3", delete=False) as mp3:
+        mp3.write(numpy_to_mp3(speech, voice.sampling_rate))
+    return answer, mp3.name
 
 
 def describe_backends() -> str:
@@ -180,7 +183,7 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
-        api_audio = gr.Audio(label="Spoken answer", type="numpy", format="mp3")
+        api_audio = gr.Audio(label="Spoken answer", type="filepath")
 
     demo.load(describe_backends, None, backends, api_visibility="private")
     # The page's own steps are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
