@@ -179,7 +179,7 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
         with gr.Row(equal_height=True):
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
-            ask_button = gr.Button("Ask", variant="primary", scale=1)
+            ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
