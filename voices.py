@@ -53,9 +53,6 @@ class ParlerVoice:
         self.last_streamer: ParlerTTSStreamer | None = None
 
     def speak(self, text: str) -> Iterator[np.ndarray]:
-        device = self.model.device
-        description = self.tokenizer(self.description, return_tensors="pt").to(device)
-        prompt = self.tokenizer(text, return_tensors="pt").to(device)
         streamer = ParlerTTSStreamer(
             self.model, play_steps=self.play_steps, first_play_steps=self.first_play_steps, timeout=300
         )
@@ -63,10 +60,7 @@ class ParlerVoice:
         set_seed(42)
         thread = streamer.start(
             self.model,
-            input_ids=description.input_ids,
-            attention_mask=description.attention_mask,
-            prompt_input_ids=prompt.input_ids,
-            prompt_attention_mask=prompt.attention_mask,
+            **parler_inputs(self.tokenizer, self.description, text, self.model.device),
             do_sample=True,
             temperature=1.0,
             min_new_tokens=10,
@@ -78,6 +72,18 @@ class ParlerVoice:
         finally:
             streamer.cancel()
             thread.join(timeout=10)
+
+
+def parler_inputs(tokenizer, description: str, text: str, device="cpu") -> dict:
+    """The voice description and the text to speak, tokenized as Parler-TTS's `generate` takes them."""
+    described = tokenizer(description, return_tensors="pt").to(device)
+    prompt = tokenizer(text, return_tensors="pt").to(device)
+    return dict(
+        input_ids=described.input_ids,
+        attention_mask=described.attention_mask,
+        prompt_input_ids=prompt.input_ids,
+        prompt_attention_mask=prompt.attention_mask,
+    )
 
 
 class EspeakVoice:
@@ -168,6 +174,9 @@ def char_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
 
+TINY_SUPPRESSED_IDS = list(range(1025, 1088))  # special codec ids: random weights would sample them mid-answer
+
+
 def tiny_parler_model(seed: int = 0):
     """A Parler-TTS with random weights: a tiny T5 and decoder, and the full-size DAC codec.
 
@@ -208,6 +217,6 @@ def tiny_random_voice(**voice_kwargs) -> ParlerVoice:
         tiny_parler_model(),
         char_tokenizer(),
         name="tiny-random",
-        suppress_tokens=list(range(1025, 1088)),
+        suppress_tokens=TINY_SUPPRESSED_IDS,
         **voice_kwargs,
     )

@@ -29,7 +29,7 @@ from transformers.generation.stopping_criteria import StoppingCriteria, Stopping
 
 from audio_utils import AacStream  # noqa: E402
 from streamer import ParlerTTSStreamer  # noqa: E402
-from voices import char_tokenizer, tiny_parler_model  # noqa: E402
+from voices import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model  # noqa: E402
 
 SEED = 42
 GUIDE_PLAY_STEPS = int(86 * 2.0)  # the guide: play_steps_in_s = 2.0
@@ -204,15 +204,10 @@ def run_answer(model, tokenizer, timer: DecodeTimer, audio_s: float, first_chunk
     frame_rate = model.audio_encoder.config.frame_rate
     rate = model.audio_encoder.config.sampling_rate
     steps = round(audio_s * frame_rate) + num_codebooks - 1  # the last 8 steps only complete earlier frames
-    description = tokenizer("A calm voice.", return_tensors="pt")
-    prompt = tokenizer("Outlook good, but ask again tomorrow.", return_tensors="pt")
     generate_kwargs = dict(
-        input_ids=description.input_ids,
-        attention_mask=description.attention_mask,
-        prompt_input_ids=prompt.input_ids,
-        prompt_attention_mask=prompt.attention_mask,
+        **parler_inputs(tokenizer, "A calm voice.", "Outlook good, but ask again tomorrow."),
         do_sample=True,
-        suppress_tokens=list(range(1025, 1088)),
+        suppress_tokens=TINY_SUPPRESSED_IDS,
         min_new_tokens=steps,
         max_new_tokens=steps,
     )

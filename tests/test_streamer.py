@@ -6,7 +6,7 @@ import torch
 from transformers import set_seed
 
 from streamer import ParlerTTSStreamer
-from voices import char_tokenizer, tiny_parler_model
+from voices import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model
 
 HOP = 512  # audio samples per codec frame
 CONTEXT = 16
@@ -26,16 +26,10 @@ def model():
 
 def generate_kwargs(frames: int) -> dict:
     """Sampling settings that make the tiny model produce exactly `frames` codec frames."""
-    tokenizer = char_tokenizer()
-    description = tokenizer("A calm voice.", return_tensors="pt")
-    prompt = tokenizer("Signs point to yes.", return_tensors="pt")
     return dict(
-        input_ids=description.input_ids,
-        attention_mask=description.attention_mask,
-        prompt_input_ids=prompt.input_ids,
-        prompt_attention_mask=prompt.attention_mask,
+        **parler_inputs(char_tokenizer(), "A calm voice.", "Signs point to yes."),
         do_sample=True,
-        suppress_tokens=list(range(1025, 1088)),
+        suppress_tokens=TINY_SUPPRESSED_IDS,
         min_new_tokens=frames + 8,  # Parler's delay pattern: the last 8 steps only complete earlier frames
         max_new_tokens=frames + 8,
     )
