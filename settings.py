@@ -90,4 +90,4 @@ def parse_settings(argv: list[str] | None = None, environ=os.environ) -> Setting
     if args.voice not in VOICES:
         parser.error(f"MAGIC8_VOICE must be one of {', '.join(VOICES)}, not {args.voice!r}")
     token = environ.get("HF_TOKEN") or None
-    return Settings(hf_token=token, **{name: value for name, value in vars(args).items()})
+    return Settings(hf_token=token, **vars(args))
