@@ -26,6 +26,7 @@ oracle: Oracle = ClassicOracle()
 voice: Voice | None = None
 voice_note = ""  # why the voice is not the one asked for, shown on the page
 logger = logging.getLogger("magic8")
+VOICE_FAILED = "The voice failed while speaking this answer. Please ask again."
 QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more are told the queue is full
 
 
@@ -103,16 +104,10 @@ def read_response(answer: str | None):
         yield answer, None
         return
     stream = AacStream(voice.sampling_rate)
-    try:
-        with closing(voice.speak(answer)) as chunks:
-            for chunk in chunks:
-                if data := stream.encode(chunk):
-                    yield answer, data
-    except Exception:
-        logger.error("The voice failed:\n%s", redact(traceback.format_exc(), settings.hf_token))
-        raise gr.Error(
-            "The voice failed while speaking this answer. Please ask again.", print_exception=False
-        ) from None
+    with explained_failures(VOICE_FAILED), closing(voice.speak(answer)) as chunks:
+        for chunk in chunks:
+            if data := stream.encode(chunk):
+                yield answer, data
     if data := stream.close():
         yield answer, data
 
@@ -143,7 +138,7 @@ def ask(question: str):
     answer = answer_text(question)
     if voice is None:
         return answer, None
-    with explained_failures("The voice failed while speaking this answer. Please ask again."):
+    with explained_failures(VOICE_FAILED):
         speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
     with tempfile.NamedTemporaryFile(suffix=".mp3", delete=False) as mp3:
         mp3.write(numpy_to_mp3(speech, voice.sampling_rate))

@@ -45,10 +45,10 @@ class ParlerVoice:
         self.description = description
         self.name = name
         self.sampling_rate = model.audio_encoder.config.sampling_rate
-        self.frame_rate = model.audio_encoder.config.frame_rate
-        self.first_play_steps = max(1, round(first_chunk_s * self.frame_rate))
-        self.play_steps = max(1, round(chunk_s * self.frame_rate))
-        self.max_new_tokens = round(max_speech_s * self.frame_rate) + model.decoder.num_codebooks
+        frame_rate = model.audio_encoder.config.frame_rate
+        self.first_play_steps = max(1, round(first_chunk_s * frame_rate))
+        self.play_steps = max(1, round(chunk_s * frame_rate))
+        self.max_new_tokens = round(max_speech_s * frame_rate) + model.decoder.num_codebooks
         self.generate_kwargs = generate_kwargs
         self.last_streamer: ParlerTTSStreamer | None = None
 
