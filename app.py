@@ -15,7 +15,7 @@ from huggingface_hub import InferenceClient
 
 from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
-from listen import transcribe
+from listen import Ears, InferenceEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
 from settings import Settings, parse_settings
 from voices import EspeakVoice, Voice, hub_reachable, load_parler, parler_cached, tiny_random_voice
@@ -23,6 +23,7 @@ from voices import EspeakVoice, Voice, hub_reachable, load_parler, parler_cached
 settings = Settings()
 client = InferenceClient()
 oracle: Oracle = ClassicOracle()
+ears: Ears | None = None
 voice: Voice | None = None
 voice_note = ""  # why the voice is not the one asked for, shown on the page
 logger = logging.getLogger("magic8")
@@ -58,9 +59,10 @@ def load_voice(settings: Settings) -> tuple[Voice | None, str]:
 
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
     """Choose the oracle and load the voice, once, when the app starts."""
-    global settings, client, oracle, voice, voice_note
+    global settings, client, oracle, ears, voice, voice_note
     settings = new_settings
     client = InferenceClient(token=settings.hf_token, timeout=settings.inference_timeout_s)
+    ears = InferenceEars(client, settings.asr_model)
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
     if settings.offline or not (settings.hf_token or llm_is_url):
         oracle = ClassicOracle()
@@ -90,7 +92,7 @@ def generate_response(audio: str | None):
         question = ""
         if oracle.listens:
             gr.Info("Transcribing Audio", duration=5)
-            question = transcribe(client, audio, settings.asr_model, settings.max_question_s)
+            question = hear(ears, audio, settings.max_question_s)
         return oracle.answer(question), None, None
 
 

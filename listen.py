@@ -1,6 +1,7 @@
-"""Hear the question: check the recording, make it a short 16 kHz mono WAV, and transcribe it."""
+"""Hear the question: check the recording, make it a short 16 kHz mono WAV, and transcribe it with some ears."""
 
 import io
+from typing import Protocol
 
 import gradio as gr
 from huggingface_hub import InferenceClient
@@ -35,11 +36,29 @@ def load_question(audio_path: str | None, max_seconds: float) -> bytes:
     return wav.getvalue()
 
 
-def transcribe(client: InferenceClient, audio_path: str | None, model: str, max_seconds: float = 30.0) -> str:
-    """The text of a recorded question."""
-    audio = load_question(audio_path, max_seconds)
-    result = call_api(lambda: client.automatic_speech_recognition(audio, model=model), "speech recognition")
-    question = result.text.strip()
+class Ears(Protocol):
+    name: str
+
+    def transcribe(self, wav: bytes) -> str:
+        """The words in a 16 kHz mono WAV, as `load_question` makes it."""
+        ...
+
+
+class InferenceEars:
+    """Speech recognition through the Inference API (`InferenceClient.automatic_speech_recognition`)."""
+
+    def __init__(self, client: InferenceClient, model: str):
+        self.client = client
+        self.model = model
+        self.name = f"Whisper through the Inference API ({model})"
+
+    def transcribe(self, wav: bytes) -> str:
+        return call_api(lambda: self.client.automatic_speech_recognition(wav, model=self.model), "speech recognition").text
+
+
+def hear(ears: Ears, audio_path: str | None, max_seconds: float = 30.0) -> str:
+    """The text of a recorded question, or a UserError saying why there is none."""
+    question = ears.transcribe(load_question(audio_path, max_seconds)).strip()
     if not question:
         raise UserError("No words could be made out in your recording. Speak a little closer and ask again.")
     return question
