@@ -53,7 +53,8 @@ class InferenceEars:
         self.name = f"Whisper through the Inference API ({model})"
 
     def transcribe(self, wav: bytes) -> str:
-        return call_api(lambda: self.client.automatic_speech_recognition(wav, model=self.model), "speech recognition").text
+        result = call_api(lambda: self.client.automatic_speech_recognition(wav, model=self.model), "speech recognition")
+        return result.text
 
 
 def hear(ears: Ears, audio_path: str | None, max_seconds: float = 30.0) -> str:
