@@ -17,8 +17,9 @@ from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
+from parler import hub_reachable, load_parler, parler_cached, tiny_random_voice
 from settings import Settings, parse_settings
-from voices import EspeakVoice, Voice, hub_reachable, load_parler, parler_cached, tiny_random_voice
+from voices import EspeakVoice, Voice
 
 settings = Settings()
 client = InferenceClient()

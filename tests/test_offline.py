@@ -144,7 +144,7 @@ def test_hub_reachability_is_asked_once_unless_hf_hub_offline(hub_offline, asked
     blackhole = socket.create_server(("127.0.0.1", 0))
     proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
     env = dict(os.environ, HF_HUB_OFFLINE=hub_offline, HTTPS_PROXY=proxy, HTTP_PROXY=proxy)
-    code = "from voices import hub_reachable; print(hub_reachable())"
+    code = "from parler import hub_reachable; print(hub_reachable())"
     try:
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
         assert result.stdout.strip() == "False", result.stderr
