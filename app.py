@@ -17,9 +17,9 @@ from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
-from parler import hub_reachable, load_parler, parler_cached, tiny_random_voice
+from parler import gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
 from settings import Settings, parse_settings
-from voices import EspeakVoice, Voice
+from voices import EspeakVoice, PiperVoice, Voice
 
 settings = Settings()
 client = InferenceClient()
@@ -33,29 +33,43 @@ QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
-    """The voice the settings ask for, and a note when another stands in; model weights load here, at start-up."""
+    """The voice the settings ask for, and for `auto` a note on why it chose another than Parler-TTS.
+
+    `auto`: Parler-TTS on a GPU if its weights load, else Piper, else espeak-ng, else text. Weights load here.
+    """
     chunking = dict(first_chunk_s=settings.first_chunk_s, chunk_s=settings.chunk_s, max_speech_s=settings.max_speech_s)
     parler = dict(description=settings.voice_description, **chunking)
     if settings.voice == "none":
         return None, ""
     if settings.voice == "espeak":
         return EspeakVoice(settings.espeak_voice, **chunking), ""
+    if settings.voice == "piper":
+        return PiperVoice(**chunking), ""
     if settings.voice == "tiny-random":
         return tiny_random_voice(**parler), ""
     if settings.voice == "parler":
         return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
-    reason = f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
+    if not gpu_present():
+        reason = "There is no GPU for Parler-TTS (--voice parler runs it on the CPU, slower than real time)"
+    else:
+        reason = (
+            f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
+        )
+        try:
+            if parler_cached(settings.tts_model):
+                return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
+            if hub_reachable():
+                return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+        except Exception as error:
+            reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
     try:
-        if parler_cached(settings.tts_model):
-            return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
-        if hub_reachable():
-            return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+        return PiperVoice(**chunking), f"{reason}, so Piper speaks."
     except Exception as error:
-        reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
+        reason = f"{reason}, and Piper could not be loaded ({type(error).__name__})"
     try:
         return EspeakVoice(settings.espeak_voice, **chunking), f"{reason}, so espeak-ng speaks instead."
     except OSError:
-        return None, f"{reason} and espeak-ng is not installed, so answers are text only."
+        return None, f"{reason}, and espeak-ng is not installed, so answers are text only."
 
 
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:

@@ -36,7 +36,10 @@ class Settings:
 # field: (environment variable, help)
 OPTIONS = {
     "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API; the default without HF_TOKEN"),
-    "voice": ("MAGIC8_VOICE", "parler, espeak, tiny-random, none, or auto: parler if its weights load, else espeak"),
+    "voice": (
+        "MAGIC8_VOICE",
+        "parler, piper, espeak, tiny-random, none, or auto: parler on a GPU if it loads, else piper, else espeak",
+    ),
     "asr_model": ("MAGIC8_ASR_MODEL", "speech recognition model id, or the URL of an endpoint"),
     "llm_model": ("MAGIC8_LLM_MODEL", "chat model id, or the URL of an OpenAI-compatible server"),
     "tts_model": ("MAGIC8_TTS_MODEL", "Parler-TTS weights"),
@@ -54,7 +57,7 @@ OPTIONS = {
     "port": ("GRADIO_SERVER_PORT", "port to listen on"),
     "mcp": ("MAGIC8_MCP", "also serve the /ask endpoint as an MCP tool, at /gradio_api/mcp/"),
 }
-VOICES = ("auto", "parler", "espeak", "tiny-random", "none")
+VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
 
 
 def _flag(value: str) -> bool:
