@@ -4,6 +4,7 @@ import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 
 # isort: split
 import logging
+import os
 import sys
 import tempfile
 import traceback
@@ -17,7 +18,7 @@ from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
-from parler import gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
+from parler import ParlerVoice, gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
 from settings import Settings, parse_settings
 from voices import EspeakVoice, PiperVoice, Voice
 
@@ -228,13 +229,13 @@ def spread_mcp_tool_outputs() -> None:
 
 
 def configure_queue(settings: Settings) -> gr.Blocks:
-    """Queue every event: `gpu_concurrency` answers are spoken at once, the others wait their turn.
+    """Queue every event: Parler-TTS speaks `gpu_concurrency` answers at once, the others wait their turn.
 
-    The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
+    CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
+    once. The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
     """
-    return demo.queue(
-        default_concurrency_limit=settings.gpu_concurrency, max_size=QUEUE_PER_GPU_SLOT * settings.gpu_concurrency
-    )
+    speaking_at_once = settings.gpu_concurrency if isinstance(voice, ParlerVoice) else os.cpu_count() or 1
+    return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
 
 
 def main(argv: list[str] | None = None) -> None:
