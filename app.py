@@ -34,7 +34,7 @@ QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
-    """The voice the settings ask for, and for `auto` a note on why it chose another than Parler-TTS.
+    """The voice the settings ask for, and for `auto` a note saying why when Parler-TTS does not speak.
 
     `auto`: Parler-TTS on a GPU if its weights load, else Piper, else espeak-ng, else text. Weights load here.
     """
