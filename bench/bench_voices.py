@@ -226,13 +226,18 @@ def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
         "concurrency_1": serve_and_ask(settings, 1, ears, folder),
         "cpu_voice_queue": serve_and_ask(settings, None, ears, folder),
     }
-    print(f"{'queue':<38} {'answered':>8} {'own words':>9} {'slowest s':>9} {'wall s':>7}")
-    for name, shown in (("concurrency_1", "1 at once (the GPU voice's)"), ("cpu_voice_queue", "configure_queue")):
+    cpu_queue = f"configure_queue ({os.cpu_count()} at once)"
+    print(f"{'queue':<32} {'answered':>8} {'own audio':>9} {'slowest s':>9} {'wall s':>7}")
+    for name, shown in (("concurrency_1", "1 at once (the GPU voice's)"), ("cpu_voice_queue", cpu_queue)):
         result = load[name]
         print(
-            f"{shown:<38} {result['answered']:>8} {result['own_words']:>9} {result['slowest_s']:>9.2f} "
+            f"{shown:<32} {result['answered']:>8} {result['own_audio']:>9} {result['slowest_s']:>9.2f} "
             f"{result['wall_s']:>7.2f}"
         )
+    load_after = os.getloadavg()[0]
+    print(
+        f"\nload average (1 min): {load_before:.1f} at the start, {load_after:.1f} at the end; {os.cpu_count()} cores"
+    )
 
     summary = {
         "load_s": {name: round(seconds, 2) for name, seconds in loads.items()},
