@@ -1,4 +1,5 @@
-"""With --mcp, an MCP client sees one tool, `ask`, and gets the answer text and a URL of the spoken answer."""
+"""With --mcp, an MCP client sees two tools, `ask` and `ask_aloud`; `ask` gives the answer text and a URL of the
+spoken answer."""
 
 import asyncio
 
@@ -39,9 +40,10 @@ async def list_and_call(server_url: str, question: str):
 def test_ask_tool(mcp_app):
     tools, result = asyncio.run(list_and_call(f"{mcp_app}gradio_api/mcp/", "Should I learn to juggle?"))
 
-    assert [tool.name for tool in tools] == ["ask"]
+    assert [tool.name for tool in tools] == ["ask", "ask_aloud"]
     assert "Magic 8 Ball" in tools[0].description
     assert list(tools[0].inputSchema["properties"]) == ["question"]
+    assert list(tools[1].inputSchema["properties"]) == ["recording"]
 
     assert not result.isError
     answer, audio_url = (content.text for content in result.content)
