@@ -281,7 +281,9 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
     gr.on(typed, answer_typed, question, answered, **answer_step).success(
         read_response, state, [answer, audio_out], api_name="read_typed_answer", **speak_step
     )
-    answer.change(in_the_window, answer, ball, api_visibility="private", show_progress="hidden")
+    # The Answer box's change arrives only when the whole answer has streamed, so the ball also follows the player.
+    shown = [answer.change, audio_out.play]
+    gr.on(shown, in_the_window, answer, ball, api_visibility="private", show_progress="hidden", queue=False)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
     api_recording.upload(
         ask_aloud, api_recording, [api_heard, api_answer, api_audio], api_name="ask_aloud", concurrency_id="voice"
