@@ -187,7 +187,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_python_app_starts_offline_and_speaks_a_classic_answer(tmp_path):
+def test_python_app_starts_offline_hears_and_speaks_a_classic_answer(tmp_path, piper_voice):
     """`python app.py` with no token, an empty model cache, and a network that never answers."""
     blackhole = socket.create_server(("127.0.0.1", 0))  # accepts connections, never replies: an unreachable hub
     proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
@@ -217,8 +217,15 @@ def test_python_app_starts_offline_and_speaks_a_classic_answer(tmp_path):
         assert server.poll() is None, log.read_text()
         assert "espeak voice" in log.read_text() and "espeak-ng speaks instead" in log.read_text()
 
-        answer, audio_path = Client(url, verbose=False).predict("Will it rain tomorrow?", api_name="/ask")
+        assert "Heard by Whisper tiny.en on this machine" in log.read_text()
+        client = Client(url, verbose=False)
+        answer, audio_path = client.predict("Will it rain tomorrow?", api_name="/ask")
         assert answer in CLASSIC_ANSWERS
+        assert decoded_seconds(audio_path) > 0.5
+
+        question = write_speech(tmp_path / "question.wav", piper_voice, "Should I get a dog?")
+        heard, answer, audio_path = client.predict(handle_file(question), api_name="/ask_aloud")
+        assert heard == "Should I get a dog?" and answer in CLASSIC_ANSWERS
         assert decoded_seconds(audio_path) > 0.5
     finally:
         server.terminate()
