@@ -1,5 +1,6 @@
 """Parler-TTS as a voice: loading its weights (GPU when there is one), streaming it, and a tiny random-weight model."""
 
+import os
 import string
 from collections.abc import Iterator
 
@@ -70,6 +71,11 @@ def parler_inputs(tokenizer, description: str, text: str, device="cpu") -> dict:
         prompt_input_ids=prompt.input_ids,
         prompt_attention_mask=prompt.attention_mask,
     )
+
+
+def gpu_present() -> bool:
+    """Whether Parler-TTS has a GPU: CUDA, or a ZeroGPU Space (env SPACES_ZERO_GPU, as the spaces package reads it)."""
+    return torch.cuda.is_available() or os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 
 
 def parler_cached(model_id: str) -> bool:

