@@ -28,12 +28,18 @@ def tiny_voice():
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    question = speak_question(tmp_path_factory.mktemp("microphone") / "question.wav", "Should I get a dog?")
+def playwright():
+    """One Playwright for the module: its sync API cannot run twice at once."""
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, question)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, playwright):
+    question = speak_question(tmp_path_factory.mktemp("microphone") / "question.wav", "Should I get a dog?")
+    browser = launch_chromium(playwright, question)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -87,19 +93,19 @@ def test_typed_question_is_answered_aloud(open_app, inference_server):
 
 
 @pytest.fixture(scope="module")
-def piper_microphone_browser(tmp_path_factory, piper_voice):
+def piper_microphone_browser(tmp_path_factory, playwright, piper_voice):
     """Chromium whose fake microphone plays a question spoken by Piper, then two seconds of silence, in a loop."""
     question = tmp_path_factory.mktemp("piper-microphone") / "question.wav"
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, write_speech(question, piper_voice, "Should I get a dog?", silence_s=2.0))
-        yield browser
-        browser.close()
+    browser = launch_chromium(playwright, write_speech(question, piper_voice, "Should I get a dog?", silence_s=2.0))
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
-def toy_app(tiny_voice):
-    """The app as it starts with no token: Whisper tiny.en on this machine hears, the classic toy answers."""
-    app.start(Settings(voice="tiny-random"), tiny_voice)
+def toy_app(piper_voice):
+    """The app as it starts with no token and no GPU: Whisper tiny.en on this machine hears, the classic toy answers,
+    Piper speaks."""
+    app.start(Settings(), piper_voice)
     assert isinstance(app.ears, LocalEars)
     app.demo.queue(default_concurrency_limit=1)
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
