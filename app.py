@@ -129,7 +129,7 @@ def heard_question(audio: str | None) -> str:
     """The words of a recorded question (none when the app has no ears), or a UserError saying why there are none."""
     if ears is None:
         return ""
-    gr.Info("Transcribing Audio", duration=5)
+    gr.Info("Transcribing Audio", duration=2)  # short: on a phone the toast covers the ball
     return hear(ears, audio, settings.max_question_s)
 
 

@@ -1,7 +1,8 @@
 """The app as a person uses it: a real browser asks aloud or in writing, sees the answer and hears it play.
 
 Headless Chromium (Debian's), a fake microphone playing a question spoken by espeak-ng, the app on 127.0.0.1 with
-the loopback Inference API and the tiny random-weight voice. Screenshots land in tests/artifacts/.
+the loopback Inference API and the tiny random-weight voice; and, as the app starts with no token, a question spoken
+by Piper heard by the local Whisper. Screenshots land in tests/artifacts/.
 """
 
 from pathlib import Path
