@@ -214,7 +214,7 @@ def ask_aloud(recording: str):
     """Ask the Magic 8 Ball a question out loud; it says what it heard and answers in text and in speech.
 
     Args:
-        recording: the spoken question, an audio file (WAV, MP3, OGG...) of at most a few seconds
+        recording: the spoken question, a short audio file (WAV, MP3, OGG, WebM...)
     Returns:
         The question as heard, the answer text, then the answer spoken aloud as an MP3 file (none without a voice).
     """
