@@ -8,7 +8,6 @@ import html
 import logging
 import os
 import sys
-import tempfile
 import traceback
 from contextlib import closing, contextmanager
 
@@ -187,15 +186,11 @@ def answer_typed(question: str):
 
 
 @spaces.GPU
-def spoken_mp3(answer: str) -> str | None:
-    """The whole answer spoken as an MP3 file (its path), or None when the app has no voice."""
-    if voice is None:
-        return None
+def speak_whole(answer: str) -> bytes:
+    """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache)."""
     with explained_failures(VOICE_FAILED):
         speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
-    with tempfile.NamedTemporaryFile(suffix=".mp3", delete=False) as mp3:
-        mp3.write(numpy_to_mp3(speech, voice.sampling_rate))
-    return mp3.name
+    return numpy_to_mp3(speech, voice.sampling_rate)
 
 
 def ask(question: str):
@@ -207,7 +202,7 @@ def ask(question: str):
         The answer text, then the answer spoken aloud as an MP3 file (its URL; none when the app has no voice).
     """
     answer = answer_text(question)
-    return answer, spoken_mp3(answer)
+    return answer, (speak_whole(answer) if voice else None)
 
 
 def ask_aloud(recording: str):
@@ -221,7 +216,7 @@ def ask_aloud(recording: str):
     with explained_failures(ANSWER_FAILED):
         question = heard_question(recording)
         answer = oracle.answer(question)
-    return question, answer, spoken_mp3(answer)
+    return question, answer, (speak_whole(answer) if voice else None)
 
 
 def describe_backends() -> str:
