@@ -234,7 +234,7 @@ def describe_backends() -> str:
 
 
 BALL_CSS = """
-.ball { container-type: inline-size; width: min(300px, 68vw); aspect-ratio: 1; margin: 8px auto 0;
+.ball { container-type: inline-size; width: min(300px, 60vw); aspect-ratio: 1; margin: 8px auto 0;
   border-radius: 50%; background: radial-gradient(circle at 34% 28%, #6e6e6e 0, #1d1d1d 36%, #000 72%);
   box-shadow: 0 10px 28px rgba(0, 0, 0, 0.35); display: grid; place-items: center; }
 .window { position: relative; width: 64%; aspect-ratio: 1; border-radius: 50%; border: 5px solid #2b2b2b;
@@ -244,8 +244,8 @@ BALL_CSS = """
 .answer { position: absolute; left: 19%; right: 19%; top: 19%; margin: 0; color: #fff; text-align: center;
   font-family: system-ui, sans-serif; font-weight: 700; text-transform: uppercase; line-height: 1.15;
   overflow-wrap: anywhere; }
-.short { font-size: 5.6cqw; }
-.medium { font-size: 4.4cqw; }
+.short { font-size: 6.4cqw; }
+.medium { font-size: 4.8cqw; }
 .long { left: 12%; right: 12%; top: 15%; font-size: 3.6cqw; text-transform: none; }
 """
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
