@@ -3,10 +3,11 @@
 import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 
 # isort: split
+import functools
+import html
 import logging
 import os
 import sys
-import tempfile
 import traceback
 from contextlib import closing, contextmanager
 
@@ -16,10 +17,10 @@ from huggingface_hub import InferenceClient
 
 from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
-from listen import Ears, InferenceEars, hear
+from listen import Ears, InferenceEars, LocalEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
 from parler import ParlerVoice, gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
-from settings import Settings, parse_settings
+from settings import LOCAL_ASR, Settings, parse_settings
 from voices import EspeakVoice, PiperVoice, Voice
 
 settings = Settings()
@@ -28,8 +29,10 @@ oracle: Oracle = ClassicOracle()
 ears: Ears | None = None
 voice: Voice | None = None
 voice_note = ""  # why the voice is not the one asked for, shown on the page
+ears_note = ""  # why spoken questions are not transcribed, shown on the page
 logger = logging.getLogger("magic8")
 VOICE_FAILED = "The voice failed while speaking this answer. Please ask again."
+ANSWER_FAILED = "Something went wrong while answering. Please ask again."
 QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more are told the queue is full
 
 
@@ -73,12 +76,31 @@ def load_voice(settings: Settings) -> tuple[Voice | None, str]:
         return None, f"{reason}, and espeak-ng is not installed, so answers are text only."
 
 
+@functools.cache
+def local_ears() -> LocalEars:
+    """Whisper tiny.en on this machine, loaded once (about a second), whichever settings the app starts with."""
+    return LocalEars(threads=1)
+
+
+def load_ears(settings: Settings, client: InferenceClient) -> tuple[Ears | None, str]:
+    """The Inference API's ears with a token (or an endpoint's URL), local ears otherwise or when asked for."""
+    asr_is_url = settings.asr_model.startswith(("http://", "https://"))
+    if settings.asr_model == LOCAL_ASR:
+        return local_ears(), ""
+    if not settings.offline and (settings.hf_token or asr_is_url):
+        return InferenceEars(client, settings.asr_model), ""
+    try:
+        return local_ears(), ""
+    except Exception as error:
+        return None, f"The local speech recognition could not be loaded ({type(error).__name__})."
+
+
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
-    """Choose the oracle and load the voice, once, when the app starts."""
-    global settings, client, oracle, ears, voice, voice_note
+    """Choose the ears and the oracle and load the voice, once, when the app starts."""
+    global settings, client, oracle, ears, ears_note, voice, voice_note
     settings = new_settings
     client = InferenceClient(token=settings.hf_token, timeout=settings.inference_timeout_s)
-    ears = InferenceEars(client, settings.asr_model)
+    ears, ears_note = load_ears(settings, client)
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
     if settings.offline or not (settings.hf_token or llm_is_url):
         oracle = ClassicOracle()
@@ -102,14 +124,33 @@ def explained_failures(message: str):
         raise gr.Error(message, print_exception=False) from None
 
 
+def heard_question(audio: str | None) -> str:
+    """The words of a recorded question (none when the app has no ears), or a UserError saying why there are none."""
+    if ears is None:
+        return ""
+    gr.Info("Transcribing Audio", duration=2)  # short: on a phone the toast covers the ball
+    return hear(ears, audio, settings.max_question_s)
+
+
+def you_asked(question: str) -> str:
+    """The line under the ball that shows what the app heard, so a wrong transcript is told from a wrong answer."""
+    return f'<p class="heard">You asked: <q>{html.escape(question)}</q></p>' if question else ""
+
+
+def in_the_window(answer: str | None) -> str:
+    """The answer as the toy shows it: on the blue triangle in the ball's window (as text, escaped)."""
+    size = "short" if len(answer or "") <= 24 else "medium" if len(answer or "") <= 70 else "long"
+    return (
+        '<div class="ball"><div class="window"><div class="triangle"></div>'
+        f'<p class="answer {size}" aria-live="polite">{html.escape(answer or "")}</p></div></div>'
+    )
+
+
 def generate_response(audio: str | None):
-    """CPU step: hear the question and answer it. The answer shows only once its audio does."""
-    with explained_failures("Something went wrong while answering. Please ask again."):
-        question = ""
-        if oracle.listens:
-            gr.Info("Transcribing Audio", duration=5)
-            question = hear(ears, audio, settings.max_question_s)
-        return oracle.answer(question), None, None
+    """CPU step: hear the question, show it and answer it. The answer shows only once its audio does."""
+    with explained_failures(ANSWER_FAILED):
+        question = heard_question(audio)
+        return oracle.answer(question), None, None, you_asked(question)
 
 
 @spaces.GPU
@@ -135,16 +176,23 @@ def answer_text(question: str) -> str:
     question = (question or "").strip()
     if not question:
         raise gr.Error("Type a question first.", print_exception=False)
-    with explained_failures("Something went wrong while answering. Please ask again."):
+    with explained_failures(ANSWER_FAILED):
         return oracle.answer(question)
 
 
 def answer_typed(question: str):
     """CPU step for a typed question: answer it; the voice step speaks it, as for a spoken one."""
-    return answer_text(question), None, None
+    return answer_text(question), None, None, you_asked(question.strip())
 
 
 @spaces.GPU
+def speak_whole(answer: str) -> bytes:
+    """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache)."""
+    with explained_failures(VOICE_FAILED):
+        speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
+    return numpy_to_mp3(speech, voice.sampling_rate)
+
+
 def ask(question: str):
     """Ask the Magic 8 Ball a yes-or-no question; it answers as the toy does, in text and in speech.
 
@@ -154,25 +202,53 @@ def ask(question: str):
         The answer text, then the answer spoken aloud as an MP3 file (its URL; none when the app has no voice).
     """
     answer = answer_text(question)
-    if voice is None:
-        return answer, None
-    with explained_failures(VOICE_FAILED):
-        speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
-    with tempfile.NamedTemporaryFile(suffix=".mp3", delete=False) as mp3:
-        mp3.write(numpy_to_mp3(speech, voice.sampling_rate))
-    return answer, mp3.name
+    return answer, (speak_whole(answer) if voice else None)
+
+
+def ask_aloud(recording: str):
+    """Ask the Magic 8 Ball a question out loud; it says what it heard and answers in text and in speech.
+
+    Args:
+        recording: the spoken question, a short audio file (WAV, MP3, OGG, WebM...)
+    Returns:
+        The question as heard, the answer text, then the answer spoken aloud as an MP3 file (none without a voice).
+    """
+    with explained_failures(ANSWER_FAILED):
+        question = heard_question(recording)
+        answer = oracle.answer(question)
+    return question, answer, (speak_whole(answer) if voice else None)
 
 
 def describe_backends() -> str:
-    """A line for the page: which oracle answers, which voice speaks, and why when that is not what was asked."""
+    """A line for the page: which ears hear, which oracle answers, which voice speaks, and why when that is not
+    what was asked."""
     spoken_by = f"spoken by the {voice.name} voice" if voice else "not spoken (text only)"
-    lines = [f"Answered by {oracle.name}, {spoken_by}."]
-    if not oracle.listens:
-        lines.append("Like the toy, it does not listen: a spoken question is not transcribed, it just gets an answer.")
-    if voice_note:
-        lines.append(voice_note)
+    heard_by = f"Heard by {ears.name}, answered" if ears else "Answered"
+    lines = [f"{heard_by} by {oracle.name}, {spoken_by}."]
+    if ears is None:
+        lines.append("It does not listen: a spoken question is not transcribed, it just gets an answer.")
+    elif not oracle.listens:
+        lines.append("Like the toy, it shows what it heard and answers whatever the question.")
+    lines += [note for note in (ears_note, voice_note) if note]
     return " ".join(lines)
 
+
+BALL_CSS = """
+.ball { container-type: inline-size; width: min(300px, 60vw); aspect-ratio: 1; margin: 8px auto 0;
+  border-radius: 50%; background: radial-gradient(circle at 34% 28%, #6e6e6e 0, #1d1d1d 36%, #000 72%);
+  box-shadow: 0 10px 28px rgba(0, 0, 0, 0.35); display: grid; place-items: center; }
+.window { position: relative; width: 64%; aspect-ratio: 1; border-radius: 50%; border: 5px solid #2b2b2b;
+  background: radial-gradient(circle, #0e2a6b 0, #04102b 60%, #01040c 100%); }
+.triangle { position: absolute; left: 7%; top: 12%; width: 86%; height: 74.5%;
+  clip-path: polygon(0 0, 100% 0, 50% 100%); background: linear-gradient(#2f6fe4, #1642b0); }
+.answer { position: absolute; left: 19%; right: 19%; top: 19%; margin: 0; color: #fff; text-align: center;
+  font-family: system-ui, sans-serif; font-weight: 700; text-transform: uppercase; line-height: 1.15;
+  overflow-wrap: anywhere; }
+.short { font-size: 6.4cqw; }
+.medium { font-size: 4.8cqw; }
+.long { left: 12%; right: 12%; top: 15%; font-size: 3.6cqw; text-transform: none; }
+"""
+HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
 with gr.Blocks(title="Magic 8 Ball") as demo:
     gr.HTML(
@@ -183,6 +259,8 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
         """
     )
     backends = gr.Markdown()
+    ball = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
+    heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
     with gr.Group():
         with gr.Row(equal_height=True):
             audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
@@ -197,20 +275,29 @@ with gr.Blocks(title="Magic 8 Ball") as demo:
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
         api_audio = gr.Audio(label="Spoken answer", type="filepath")
+        api_recording = gr.Audio(label="Recording", sources=["upload"], type="filepath")
+        api_heard = gr.Textbox(label="Question heard")
 
     demo.load(describe_backends, None, backends, api_visibility="private")
     # The page's own steps are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
     # and the one MCP tool. Answering has no limit of its own; every step that speaks shares the "voice" group.
     answer_step = dict(api_visibility="undocumented", concurrency_limit=None)
     speak_step = dict(api_visibility="undocumented", concurrency_id="voice")
-    audio_in.stop_recording(generate_response, audio_in, [state, answer, audio_out], **answer_step).success(
+    answered = [state, answer, audio_out, heard]
+    audio_in.stop_recording(generate_response, audio_in, answered, **answer_step).success(
         read_response, state, [answer, audio_out], **speak_step
     )
     typed = [question.submit, ask_button.click]
-    gr.on(typed, answer_typed, question, [state, answer, audio_out], **answer_step).success(
+    gr.on(typed, answer_typed, question, answered, **answer_step).success(
         read_response, state, [answer, audio_out], api_name="read_typed_answer", **speak_step
     )
+    # The Answer box's change arrives only when the whole answer has streamed, so the ball also follows the player.
+    shown = [answer.change, audio_out.play]
+    gr.on(shown, in_the_window, answer, ball, api_visibility="private", show_progress="hidden", queue=False)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
+    api_recording.upload(
+        ask_aloud, api_recording, [api_heard, api_answer, api_audio], api_name="ask_aloud", concurrency_id="voice"
+    )
 
 
 def spread_mcp_tool_outputs() -> None:
@@ -244,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         start(settings)
     except Exception as error:
+        if ears is None and settings.asr_model == LOCAL_ASR:  # start() loads the ears first
+            sys.exit(f"Could not load the local speech recognition (faster-whisper tiny.en): {error}")
         weights = f" ({settings.tts_model})" if settings.voice == "parler" else ""
         sys.exit(f"Could not load the {settings.voice} voice{weights}: {error}")
     print(describe_backends())

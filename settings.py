@@ -40,7 +40,11 @@ OPTIONS = {
         "MAGIC8_VOICE",
         "parler, piper, espeak, tiny-random, none, or auto: parler on a GPU if it loads, else piper, else espeak",
     ),
-    "asr_model": ("MAGIC8_ASR_MODEL", "speech recognition model id, or the URL of an endpoint"),
+    "asr_model": (
+        "MAGIC8_ASR_MODEL",
+        "speech recognition model id, the URL of an endpoint, or local (faster-whisper tiny.en on this machine, "
+        "what the app uses without HF_TOKEN)",
+    ),
     "llm_model": ("MAGIC8_LLM_MODEL", "chat model id, or the URL of an OpenAI-compatible server"),
     "tts_model": ("MAGIC8_TTS_MODEL", "Parler-TTS weights"),
     "tts_tokenizer": ("MAGIC8_TTS_TOKENIZER", "Parler-TTS tokenizer"),
@@ -55,8 +59,9 @@ OPTIONS = {
     "share": ("MAGIC8_SHARE", "create a public gradio share link"),
     "host": ("GRADIO_SERVER_NAME", "address to listen on"),
     "port": ("GRADIO_SERVER_PORT", "port to listen on"),
-    "mcp": ("MAGIC8_MCP", "also serve the /ask endpoint as an MCP tool, at /gradio_api/mcp/"),
+    "mcp": ("MAGIC8_MCP", "also serve /ask and /ask_aloud as MCP tools, at /gradio_api/mcp/"),
 }
+LOCAL_ASR = "local"  # the --asr-model that transcribes on this machine, with faster-whisper tiny.en
 VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
 
 

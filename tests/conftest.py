@@ -1,5 +1,6 @@
 """Shared fixtures: the tiny random-weight voice, the loopback Inference API, and the app served on 127.0.0.1."""
 
+import re
 import subprocess
 import sys
 import wave
@@ -65,6 +66,30 @@ def write_wav(path: Path, seconds: float, rate: int = 16000, channels: int = 1, 
         out.setframerate(rate)
         out.writeframes(np.repeat(samples, channels).tobytes())
     return path
+
+
+@pytest.fixture(scope="session")
+def piper_voice():
+    """The Piper voice (en_US-joe-medium, bundled): it speaks the test questions that the local Whisper hears."""
+    from voices import PiperVoice
+
+    return PiperVoice()
+
+
+def write_speech(path: Path, voice, text: str, silence_s: float = 0.0) -> Path:
+    """`text` spoken by `voice`, then `silence_s` of silence, as a 16-bit PCM WAV: a recorded question."""
+    speech = np.concatenate([*voice.speak(text), np.zeros(round(silence_s * voice.sampling_rate), np.float32)])
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(voice.sampling_rate)
+        out.writeframes((np.clip(speech, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+def words(text: str) -> list[str]:
+    """The words of a transcript, lower-cased, without punctuation: what a person compares."""
+    return re.findall(r"[a-z0-9']+", text.lower())
 
 
 def decoded_seconds(path_or_bytes, input_format: str | None = None) -> float:

@@ -34,10 +34,11 @@ def test_spoken_question_gets_spoken_answer_through_gradio(served_app, inference
     inference_server.transcripts[1.2] = "Will I find my keys?"
     client = Client(served_app, verbose=False, download_files=False)
 
-    answer_box, audio = client.predict(
+    answer_box, audio, heard = client.predict(
         handle_file(str(write_wav(tmp_path / "q.wav", 1.2))), api_name="/generate_response"
     )
     assert (answer_box, audio) == (None, None)  # the answer shows only with its audio
+    assert heard == '<p class="heard">You asked: <q>Will I find my keys?</q></p>'
 
     outputs = list(client.submit(api_name="/read_response"))
     expected = "A dog is ready for you, but are you ready for Will I find my keys?"
@@ -78,6 +79,6 @@ def test_read_response_streams_chunks_that_each_decode(online_settings, tiny_voi
 def test_generate_response_strips_magic_8_ball_and_colons(online_settings, inference_server, tiny_voice, tmp_path):
     inference_server.answer_for = lambda question: "Magic 8 Ball: Curiosity: it killed the cat."
     app.start(online_settings, tiny_voice)
-    answer, answer_box, audio = app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))
+    answer, answer_box, audio, _ = app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))
     assert answer == "Curiosity it killed the cat."
     assert (answer_box, audio) == (None, None)

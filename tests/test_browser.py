@@ -1,16 +1,22 @@
 """The app as a person uses it: a real browser asks aloud or in writing, sees the answer and hears it play.
 
 Headless Chromium (Debian's), a fake microphone playing a question spoken by espeak-ng, the app on 127.0.0.1 with
-the loopback Inference API and the tiny random-weight voice. Screenshots land in tests/artifacts/.
+the loopback Inference API and the tiny random-weight voice; and, as the app starts with no token, a question spoken
+by Piper heard by the local Whisper. Screenshots land in tests/artifacts/.
 """
 
 from pathlib import Path
 
 import pytest
 from browser import LAPTOP, PHONE, AppPage, launch_chromium, speak_question
+from conftest import words, write_speech
 from playwright.sync_api import expect, sync_playwright
 
+import app
+from listen import LocalEars
+from oracle import CLASSIC_ANSWERS
 from parler import tiny_random_voice
+from settings import Settings
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ANSWER_TIMEOUT_S = 60  # the tiny voice on a 2-core CI machine speaks slower than real time
@@ -23,12 +29,18 @@ def tiny_voice():
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    question = speak_question(tmp_path_factory.mktemp("microphone") / "question.wav", "Should I get a dog?")
+def playwright():
+    """One Playwright for the module: its sync API cannot run twice at once."""
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, question)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, playwright):
+    question = speak_question(tmp_path_factory.mktemp("microphone") / "question.wav", "Should I get a dog?")
+    browser = launch_chromium(playwright, question)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -79,3 +91,48 @@ def test_typed_question_is_answered_aloud(open_app, inference_server):
         app, "A dog is ready for you, but are you ready for Will it rain tomorrow?", "typed-question-laptop.png"
     )
     assert not inference_server.asr_requests()
+
+
+@pytest.fixture(scope="module")
+def piper_microphone_browser(tmp_path_factory, playwright, piper_voice):
+    """Chromium whose fake microphone plays a question spoken by Piper, then two seconds of silence, in a loop."""
+    question = tmp_path_factory.mktemp("piper-microphone") / "question.wav"
+    browser = launch_chromium(playwright, write_speech(question, piper_voice, "Should I get a dog?", silence_s=2.0))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def toy_app(piper_voice):
+    """The app as it starts with no token and no GPU: Whisper tiny.en on this machine hears, the classic toy answers,
+    Piper speaks."""
+    app.start(Settings(), piper_voice)
+    assert isinstance(app.ears, LocalEars)
+    app.demo.queue(default_concurrency_limit=1)
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    yield url
+    app.demo.close()
+
+
+@pytest.mark.parametrize("viewport, name", [(LAPTOP, "laptop"), (PHONE, "phone")])
+def test_question_spoken_by_piper_is_heard_shown_and_answered_aloud(piper_microphone_browser, toy_app, viewport, name):
+    context = piper_microphone_browser.new_context(viewport=viewport)
+    try:
+        app_page = AppPage(context.new_page(), toy_app)
+        app_page.ask_aloud(seconds=2)
+        heard = app_page.page.locator(".heard")
+        expect(heard).to_contain_text("You asked:", timeout=ANSWER_TIMEOUT_S * 1000)
+        assert "should i get a dog" in " ".join(words(heard.inner_text()))
+        expect(app_page.answer).not_to_have_value("", timeout=ANSWER_TIMEOUT_S * 1000)
+        answer = app_page.answer.input_value()
+        assert answer in CLASSIC_ANSWERS
+        window = app_page.page.locator(".ball .answer")
+        expect(window).to_have_text(answer, timeout=10_000)  # as text in the ball, shown uppercase by its style
+        app_page.wait_until_played_to_the_end(timeout_s=ANSWER_TIMEOUT_S)
+        ARTIFACTS.mkdir(exist_ok=True)
+        app_page.page.screenshot(path=ARTIFACTS / f"heard-by-local-ears-{name}.png", full_page=True)
+        assert app_page.overflow_px() <= 0, "the page is wider than the window"
+        ball = window.bounding_box()
+        assert ball["width"] <= viewport["width"] and app_page.width_px(app_page.answer_box) >= 300
+    finally:
+        context.close()

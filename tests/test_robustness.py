@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -13,15 +14,17 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from conftest import TOKEN, decoded_seconds, write_wav
+from conftest import TOKEN, decoded_seconds, words, write_speech, write_wav
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from inference_server import refused_url
+from pydub import AudioSegment
 
 import app
+from listen import InferenceEars
 from oracle import CLASSIC_ANSWERS, UNCLEAR_ANSWER
 from parler import tiny_random_voice
-from settings import Settings
+from settings import LOCAL_ASR, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 WAV_HEADER = 44
@@ -31,6 +34,15 @@ WAV_HEADER = 44
 def started(online_settings, tiny_voice, inference_server):
     """The app started with the loopback Inference API and the tiny voice; yields the loopback server."""
     app.start(online_settings, tiny_voice)
+    return inference_server
+
+
+@pytest.fixture(params=["inference-ears", "local-ears"])
+def listening(request, online_settings, tiny_voice, inference_server):
+    """The app started with either ears: the loopback Inference API's, or Whisper tiny.en on this machine (which
+    never calls the loopback server); the LLM answers through the loopback server. Yields the server."""
+    ears = {"inference-ears": online_settings.asr_model, "local-ears": LOCAL_ASR}[request.param]
+    app.start(replace(online_settings, asr_model=ears), tiny_voice)
     return inference_server
 
 
@@ -54,7 +66,7 @@ def error_of(audio) -> str:
 
 
 def answer_of(audio) -> str:
-    answer, _, _ = app.generate_response(str(audio))
+    answer, _, _, _ = app.generate_response(str(audio))
     return answer
 
 
@@ -82,12 +94,25 @@ def silence(path: Path, seconds: float) -> Path:
     ],
     ids=["none", "short", "silence", "not-audio", "empty", "truncated-header"],
 )
-def test_unusable_recording_is_explained_and_never_uploaded(started, leak_check, tmp_path, make_file, expected):
+def test_unusable_recording_is_explained_and_never_uploaded(listening, leak_check, tmp_path, make_file, expected):
     (tmp_path / "notes.wav").write_text("Dear diary, today I asked the 8 ball.")
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "header_only.wav").write_bytes(write_wav(tmp_path / "whole.wav", 1.0).read_bytes()[:20])
     assert expected in error_of(make_file(tmp_path))
-    assert started.requests == []
+    assert listening.requests == []
+
+
+def test_noise_is_not_heard_as_words_by_local_ears(online_settings, tiny_voice, inference_server, tmp_path):
+    """Three seconds of white noise: Whisper alone hears " You" in it; its voice activity filter hears nothing."""
+    app.start(replace(online_settings, asr_model=LOCAL_ASR), tiny_voice)
+    noise = np.random.default_rng(0).normal(0, 0.1, 3 * 16000).clip(-1, 1)
+    with wave.open(str(tmp_path / "noise.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((noise * 32767).astype(np.int16).tobytes())
+    assert "No words could be made out" in error_of(tmp_path / "noise.wav")
+    assert inference_server.requests == []
 
 
 def test_truncated_wav_is_answered_from_what_is_there(started, tmp_path):
@@ -106,13 +131,20 @@ def test_any_rate_and_channels_are_sent_as_16khz_mono(started, tmp_path, rate, c
     assert upload["size"] == pytest.approx(WAV_HEADER + seconds * 16000 * 2, abs=64)
 
 
-def test_long_recording_is_cut_to_max_question_s_with_a_warning(started, tmp_path):
-    started.transcripts[30.0] = "What is the meaning of it all?"
-    with pytest.warns(UserWarning, match="only its first 30 s were heard"):
-        answer = answer_of(write_wav(tmp_path / "ramble.wav", 75.0, rate=48000, channels=2))
-    assert answer.endswith("What is the meaning of it all?")
-    [upload] = started.asr_requests()
-    assert upload["size"] <= WAV_HEADER + 30 * 16000 * 2 + 64  # 0.96 MB, not the 14 MB recorded
+def test_long_recording_is_cut_to_max_question_s_with_a_warning(listening, piper_voice, tmp_path):
+    """A 60 s recording at 48 kHz stereo: a question spoken by Piper, then the microphone left on."""
+    recording = tmp_path / "ramble.wav"
+    spoken = AudioSegment.from_file(write_speech(tmp_path / "q.wav", piper_voice, "What is the meaning of it all?"))
+    (spoken + AudioSegment.silent(60_000 - len(spoken))).set_frame_rate(48000).set_channels(2).export(
+        recording, format="wav"
+    )
+    listening.transcripts[30.0] = "What is the meaning of it all?"
+    with pytest.warns(UserWarning, match="Your recording is 60 s long: only its first 30 s were heard"):
+        answer = answer_of(recording)
+    assert words(answer)[-7:] == ["what", "is", "the", "meaning", "of", "it", "all"]
+    uploads = [upload["size"] for upload in listening.asr_requests()]
+    assert len(uploads) == (1 if isinstance(app.ears, InferenceEars) else 0)
+    assert all(size <= WAV_HEADER + 30 * 16000 * 2 + 64 for size in uploads)  # 0.96 MB, not the 11 MB recorded
 
 
 @pytest.mark.parametrize("transcript", ["", "   \n "])
@@ -145,9 +177,17 @@ def test_long_llm_answer_without_sentences_is_cut_at_a_word(started, tmp_path):
 # Faults of the Inference API
 
 
-def test_without_a_token_the_classic_toy_answers(tiny_voice, inference_server, tmp_path):
+def test_without_a_token_local_ears_hear_and_the_classic_toy_answers(
+    tiny_voice, piper_voice, inference_server, tmp_path
+):
     app.start(Settings(voice="tiny-random"), tiny_voice)
-    assert app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))[0] in CLASSIC_ANSWERS
+    answer, _, _, heard = app.generate_response(
+        str(write_speech(tmp_path / "q.wav", piper_voice, "Is it my lucky day?"))
+    )
+    assert answer in CLASSIC_ANSWERS
+    shown = re.sub("<[^>]+>", "", heard)
+    assert shown.startswith("You asked: ") and words(shown) == ["you", "asked", "is", "it", "my", "lucky", "day"]
+    assert "Heard by Whisper tiny.en on this machine" in app.describe_backends()
     assert "classic Magic 8 Ball" in app.describe_backends()
     assert inference_server.requests == []
 
