@@ -1,6 +1,6 @@
 """Benchmark the voices and the local ears side by side, on the same answers, on the CPU.
 
-    python bench/bench_voices.py           # about 3 minutes on 2 CPU cores
+    python bench/bench_voices.py           # about 12 minutes on 2 shared CPU cores
     python bench/bench_voices.py --quick   # fewer runs, and the tiny Parler-TTS only in the speed table
 
 1. Voices (Piper, espeak-ng, the tiny random-weight Parler-TTS): time to the first chunk and real-time factor.
