@@ -21,7 +21,7 @@ class Settings:
     tts_tokenizer: str = "parler-tts/parler_tts_mini_v0.1"
     voice_description: str = DESCRIPTION
     espeak_voice: str = "en-us"
-    first_chunk_s: float = 0.25
+    first_chunk_s: float = 0.28  # the first segment must hold 0.2 s (audio_utils.FIRST_SEGMENT_S) at 22,050 Hz too
     chunk_s: float = 2.0
     max_speech_s: float = 20.0
     max_question_s: float = 30.0
