@@ -72,12 +72,20 @@ def wake(stream: MediaStream) -> None:
 
 
 async def playlist_route(session_hash: str, run: int, component_id: int, request: Request) -> Response:
-    """gradio's playlist, as LL-HLS: with `_HLS_msn=N` it answers once segment N exists or the stream ended."""
+    """gradio's playlist, as LL-HLS: with `_HLS_msn=N` it answers once segment N exists or the stream ended.
+
+    A plain reload of a playlist that has not changed since it was last served waits the same way: hls.js reloads
+    once more, plainly, right after its first load (and after a blocking reload timed out), then would wait for
+    target/2 (0.5 s or more) before asking again.
+    """
     stream = request.app.get_blocks().pending_streams[session_hash].get(run, {}).get(component_id)
     if not stream:
         return Response(status_code=404)
     if (sequence := request.query_params.get("_HLS_msn", "")).isdigit():
         await wait_for_segment(stream, int(sequence), MAX_BLOCK_S)
+    elif (served := stream.__dict__.get("hls_served")) == (len(stream.segments), stream.ended):
+        await wait_for_segment(stream, FIRST_SEQUENCE + served[0], MAX_BLOCK_S)
+    stream.hls_served = (len(stream.segments), stream.ended)
     return Response(content=playlist(stream), media_type="application/vnd.apple.mpegurl")
 
 

@@ -8,12 +8,16 @@ from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # Logs what every <audio> on the page does, as a listener would notice it: each media event with the page's clock
-# (ms) and the playback position, and every forward jump of the position (audio that was skipped).
+# (ms), the playback position and the position before it ("seeking" from, to), "sounding" once the position first
+# advances while playing (the first sound), the label of the player, and every click.
 LISTEN_SCRIPT = """
 window.audioLog = [];
 const last = new WeakMap();
-const note = (type, audio) =>
-  window.audioLog.push({type, t: performance.now(), time: audio.currentTime, from: last.get(audio) ?? 0});
+const labelOf = (audio) => audio.closest(".block")?.querySelector("[data-testid='block-label']")?.textContent.trim();
+const note = (type, audio) => window.audioLog.push(
+  {type, t: performance.now(), time: audio.currentTime, from: last.get(audio) ?? 0, label: labelOf(audio)}
+);
+document.addEventListener("click", () => window.audioLog.push({type: "click", t: performance.now()}), true);
 for (const type of ["play", "playing", "waiting", "seeking", "ended"]) {
   document.addEventListener(type, (e) => e.target.tagName === "AUDIO" && note(type, e.target), true);
 }
@@ -95,9 +99,9 @@ class AppPage:
         audio = self.player.locator("audio").element_handle(timeout=timeout_s * 1000)
         self.page.wait_for_function("a => a.ended", arg=audio, timeout=timeout_s * 1000)
 
-    def audio_log(self) -> list[dict]:
-        """What the Spoken Answer player did: media events, and "sounding" once its position first advanced."""
-        return self.page.evaluate("window.audioLog")
+    def audio_log(self, label: str = "Spoken Answer") -> list[dict]:
+        """What the player did (see LISTEN_SCRIPT), and the clicks on the page."""
+        return [e for e in self.page.evaluate("window.audioLog") if e["type"] == "click" or e["label"] == label]
 
     def fetched_ending(self, suffix: str) -> list[str]:
         return [url for url in self.fetched if url.split("?")[0].endswith(suffix)]

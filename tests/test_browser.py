@@ -10,15 +10,20 @@ import pytest
 from browser import LAPTOP, PHONE, AppPage, launch_chromium, speak_question
 from playwright.sync_api import expect, sync_playwright
 
-from voices import tiny_random_voice
+from settings import Settings
+from voices import EspeakVoice, tiny_random_voice
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ANSWER_TIMEOUT_S = 60  # the tiny voice on a 2-core CI machine speaks slower than real time
 
 
 @pytest.fixture(scope="module")
-def tiny_voice():
-    """The tiny random-weight voice with 2 s answers: long enough to watch the player get past 0.5 s."""
+def tiny_voice(request):
+    """The voice `served_app` speaks with: the tiny random-weight voice with 2 s answers (long enough to watch the
+    player get past 0.5 s), slower than real time on a CPU; or, with the parameter "espeak", espeak-ng with the
+    app's chunk lengths, faster than real time."""
+    if getattr(request, "param", None) == "espeak":
+        return EspeakVoice(first_chunk_s=Settings.first_chunk_s, chunk_s=Settings.chunk_s)
     return tiny_random_voice(description="A calm voice.", first_chunk_s=0.25, chunk_s=0.5, max_speech_s=2.0)
 
 
@@ -54,6 +59,8 @@ def assert_answered_aloud(app: AppPage, answer: str, screenshot: str) -> None:
     assert app.fetched_ending("/playlist.m3u8")
     assert app.fetched_ending(".aac")
     app.wait_until_played_to_the_end(timeout_s=ANSWER_TIMEOUT_S)
+    jumps = [e for e in app.audio_log() if e["type"] == "seeking" and e["time"] > e["from"] + 0.01]
+    assert not jumps, f"the player skipped audio: {jumps}"
     ARTIFACTS.mkdir(exist_ok=True)
     app.page.screenshot(path=ARTIFACTS / screenshot, full_page=True)
     assert app.overflow_px() <= 0, "the page is wider than the window"
@@ -79,3 +86,16 @@ def test_typed_question_is_answered_aloud(open_app, inference_server):
         app, "A dog is ready for you, but are you ready for Will it rain tomorrow?", "typed-question-laptop.png"
     )
     assert not inference_server.asr_requests()
+
+
+@pytest.mark.parametrize("tiny_voice", ["espeak"], indirect=True)
+def test_a_voice_faster_than_real_time_plays_without_a_break(open_app):
+    app = open_app(LAPTOP)
+    app.ask_in_writing("Is today my lucky day?")
+    assert_answered_aloud(
+        app, "A dog is ready for you, but are you ready for Is today my lucky day?", "typed-question-espeak.png"
+    )
+    events = [e["type"] for e in app.audio_log() if e["type"] != "click"]
+    once_playing = events[events.index("sounding") :]
+    assert "waiting" not in once_playing, f"the player stopped to wait for audio: {events}"
+    assert once_playing[-1] == "ended"
