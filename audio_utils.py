@@ -59,8 +59,8 @@ class Segments:
     - The first segment is at least `first_s` long: Chromium does not start playing on a shorter one.
     - While the voice keeps ahead of real time, or the player still has audio to play, every frame goes at once.
     - When the voice is slower than real time and the player has run dry (it is already silent), the audio is held
-      until there is twice as much as last time: the listener hears a few longer pauses (fewer each second of
-      answer) instead of one at every chunk. The total silence is the same: the end goes at once.
+      until there is twice as much as it played since its last pause: the listener hears a few longer pauses, each
+      twice as far from the last, instead of one at every chunk. The total silence is the same: the end goes at once.
     """
 
     def __init__(self, first_s: float = FIRST_SEGMENT_S, clock=time.monotonic):
@@ -68,7 +68,7 @@ class Segments:
         self.clock = clock
         self.started = clock()
         self.held, self.held_s = b"", 0.0
-        self.sent_s = self.last_s = 0.0
+        self.sent_s = self.run_s = 0.0  # audio sent in all, and since the player last ran dry
         self.dry_at = 0.0  # when the player will have played everything sent, by the clock
 
     def add(self, data: bytes) -> bytes:
@@ -81,7 +81,7 @@ class Segments:
         if not self.sent_s:
             return self._send(now) if self.held_s >= self.first_s else b""
         ahead = (self.sent_s + self.held_s) / max(now - self.started, 1e-6) >= 1.0
-        if ahead or now < self.dry_at or self.held_s >= 2 * self.last_s:
+        if ahead or now < self.dry_at or self.held_s >= 2 * self.run_s:
             return self._send(now)
         return b""
 
@@ -90,7 +90,8 @@ class Segments:
         return self._send(self.clock()) if self.held else b""
 
     def _send(self, now: float) -> bytes:
-        data, self.last_s = self.held, self.held_s
+        data, dry = self.held, now >= self.dry_at
+        self.run_s = self.held_s if dry else self.run_s + self.held_s
         self.sent_s += self.held_s
         self.dry_at = max(now, self.dry_at) + self.held_s
         self.held, self.held_s = b"", 0.0

@@ -4,7 +4,7 @@ Each configuration is served on 127.0.0.1 in a process of its own (ours with `hl
 gradio's own playlist); headless Chromium (Playwright) types a question, clicks Ask and listens, one answer at a
 time, in a fresh window each:
 
-    python bench/bench_browser.py                        # every configuration, 5 answers each, about 6 minutes
+    python bench/bench_browser.py                        # every configuration, 5 answers each, 5 to 15 minutes
     python bench/bench_browser.py --answers 3 --only ours-paced guide-paced
 
 Per answer: seconds from the click to the first sound (`playing` and the position advancing); from the first segment
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 SPEED = 1.5  # the paced voice: espeak-ng held back to 1.5 times real time, standing in for Parler-TTS on a GPU
-TINY_SPEECH_S = 3.0  # the tiny random-weight Parler-TTS speaks this long
+TINY_SPEECH_S = 2.0  # the tiny random-weight Parler-TTS speaks this long
 LONG_ANSWER = (
     "A river that hurries to the sea forgets the hills it came from, so walk slowly, "
     "and the answer you seek will be waiting for you at the end of the road."
@@ -173,8 +173,9 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout_s: float = 180)
     raise RuntimeError(f"the app for this configuration did not start at {url}")
 
 
-def run_config(name: str, answers: int, browser, workdir: Path) -> list[dict]:
-    """Serve one configuration and ask it `answers` typed questions, one at a time."""
+def run_config(name: str, answers: int, browser, workdir: Path, warmup: int = 1) -> list[dict]:
+    """Serve one configuration and ask it `warmup` + `answers` typed questions, one at a time; the first `warmup`
+    answers (a fresh process loading its code) are not counted."""
     from browser import AppPage
 
     port, log_path = free_port(), workdir / f"{name}.jsonl"
@@ -188,7 +189,7 @@ def run_config(name: str, answers: int, browser, workdir: Path) -> list[dict]:
     results = []
     try:
         wait_for_server(url, process)
-        for i in range(answers):
+        for i in range(warmup + answers):
             log_path.write_text("")
             context = browser.new_context()
             page = AppPage(context.new_page(), url)
@@ -196,9 +197,10 @@ def run_config(name: str, answers: int, browser, workdir: Path) -> list[dict]:
             page.page.wait_for_function("window.audioLog.some(e => e.type === 'ended')", timeout=180_000)
             origin_ms = page.page.evaluate("performance.timeOrigin")
             segments = [json.loads(line) for line in log_path.read_text().splitlines()]
-            results.append(measure(page.audio_log(), origin_ms, segments))
+            result = measure(page.audio_log(), origin_ms, segments)
             context.close()
-            print(name, json.dumps({k: round(v, 3) for k, v in results[-1].items()}), file=sys.stderr)
+            print(name, "warm-up" if i < warmup else "", json.dumps(result), file=sys.stderr)
+            results += [result] if i >= warmup else []
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -226,6 +228,7 @@ def print_table(summary: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=5, help="answers per configuration")
+    parser.add_argument("--warmup", type=int, default=1, help="answers first asked of each app, not counted")
     parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--serve", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -240,10 +243,14 @@ def main(argv: list[str] | None = None) -> None:
     started, load = time.monotonic(), Path("/proc/loadavg").read_text().split()[:3]
     with tempfile.TemporaryDirectory() as workdir, sync_playwright() as playwright:
         browser = launch_chromium(playwright, speak_question(Path(workdir) / "question.wav", "Will it rain?"))
-        summary = {name: summarise(run_config(name, args.answers, browser, Path(workdir))) for name in args.only}
+        summary = {
+            name: summarise(run_config(name, args.answers, browser, Path(workdir), args.warmup)) for name in args.only
+        }
         browser.close()
     print(
-        f"{args.answers} answers per configuration, {time.monotonic() - started:.0f} s; load average at the start "
+        f"{args.answers} answers per configuration (after {args.warmup} not counted), "
+        f"{time.monotonic() - started:.0f} s;"
+        " load average at the start "
         f"{' '.join(load)}, at the end {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
     )
     print_table(summary)

@@ -11,7 +11,7 @@ import pytest
 from gradio_client import Client
 
 import hls
-from audio_utils import AacStream, Segments, StreamingAudio
+from audio_utils import AacStream, Segments, StreamingAudio, adts_duration
 
 RATE = 22050
 
@@ -100,3 +100,27 @@ def test_segments_hold_a_first_segment_too_short_to_start_the_player():
     assert stream.encode(tone(0.1)) == b""
     assert stream.encode(tone(0.2))
     assert stream.close()
+
+
+def test_a_slow_voice_pauses_a_few_times_not_at_every_chunk():
+    """A voice at a third of real time, in 0.5 s chunks: a player given every chunk at once would pause 11 times."""
+    now = [0.0]
+    stream = AacStream(RATE, segments=Segments(first_s=0.2, clock=lambda: now[0]))
+    pauses, played_until, heard = -1, 0.0, 0.0  # the first piece starts playback: not a pause
+    for chunk in range(13):
+        now[0] += 1.5 if chunk < 12 else 0.1
+        data = stream.encode(tone(0.5)) if chunk < 12 else stream.close()
+        if data:
+            pauses += now[0] > played_until
+            played_until = max(now[0], played_until) + adts_duration(data)
+            heard += adts_duration(data)
+    assert pauses <= 3
+    assert heard == pytest.approx(6.0, abs=0.1)
+
+
+def test_a_voice_faster_than_real_time_sends_every_chunk_at_once():
+    now = [0.0]
+    stream = AacStream(RATE, segments=Segments(first_s=0.2, clock=lambda: now[0]))
+    for _ in range(6):
+        now[0] += 0.3
+        assert stream.encode(tone(0.5))
