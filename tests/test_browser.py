@@ -51,6 +51,20 @@ def open_app(browser, served_app, inference_server):
         context.close()
 
 
+def skipped(log: list[dict]) -> list[dict]:
+    """Forward jumps of the playback position, less the one jump hls.js 1.5.13 makes on its own: when the player
+    was stalled for over 2 s (a voice slower than real time) and audio arrives, it nudges the playhead 0.1 s."""
+    jumps, waiting_since = [], None
+    for event in log:
+        if event["type"] == "waiting":
+            waiting_since = event["t"]
+        if event["type"] == "seeking" and event["time"] > event["from"] + 0.01:
+            nudged = waiting_since is not None and event["t"] - waiting_since > 2000
+            if not (nudged and event["time"] - event["from"] < 0.11):
+                jumps.append(event)
+    return jumps
+
+
 def assert_answered_aloud(app: AppPage, answer: str, screenshot: str) -> None:
     """What a person sees and hears: progress, the answer text, the Spoken Answer playing through to its end."""
     expect(app.progress.first).to_contain_text("processing", timeout=10_000)
@@ -59,8 +73,7 @@ def assert_answered_aloud(app: AppPage, answer: str, screenshot: str) -> None:
     assert app.fetched_ending("/playlist.m3u8")
     assert app.fetched_ending(".aac")
     app.wait_until_played_to_the_end(timeout_s=ANSWER_TIMEOUT_S)
-    jumps = [e for e in app.audio_log() if e["type"] == "seeking" and e["time"] > e["from"] + 0.01]
-    assert not jumps, f"the player skipped audio: {jumps}"
+    assert not skipped(app.audio_log()), f"the player skipped audio: {app.audio_log()}"
     ARTIFACTS.mkdir(exist_ok=True)
     app.page.screenshot(path=ARTIFACTS / screenshot, full_page=True)
     assert app.overflow_px() <= 0, "the page is wider than the window"
@@ -95,7 +108,9 @@ def test_a_voice_faster_than_real_time_plays_without_a_break(open_app):
     assert_answered_aloud(
         app, "A dog is ready for you, but are you ready for Is today my lucky day?", "typed-question-espeak.png"
     )
-    events = [e["type"] for e in app.audio_log() if e["type"] != "click"]
+    log = app.audio_log()
+    assert not [e for e in log if e["type"] == "seeking" and e["time"] > e["from"] + 0.01], "the player skipped audio"
+    events = [e["type"] for e in log if e["type"] != "click"]
     once_playing = events[events.index("sounding") :]
     assert "waiting" not in once_playing, f"the player stopped to wait for audio: {events}"
     assert once_playing[-1] == "ended"
