@@ -11,6 +11,7 @@ from pydub import AudioSegment
 
 AAC_FRAME = 1024
 FIRST_SEGMENT_S = 0.2  # Chromium does not start on a first segment of 0.186 s; it did on 0.209 s every time
+PLAYER_START_S = 0.3  # the page takes up to this long from the first segment to the first sound
 ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
@@ -69,7 +70,7 @@ class Segments:
         self.started = clock()
         self.held, self.held_s = b"", 0.0
         self.sent_s = self.run_s = 0.0  # audio sent in all, and since the player last ran dry
-        self.dry_at = 0.0  # when the player will have played everything sent, by the clock
+        self.dry_at = 0.0  # when the player will have played everything sent, by the clock (at the latest)
 
     def add(self, data: bytes) -> bytes:
         """Take newly encoded ADTS frames; return the frames to send now (maybe none)."""
@@ -92,8 +93,8 @@ class Segments:
     def _send(self, now: float) -> bytes:
         data, dry = self.held, now >= self.dry_at
         self.run_s = self.held_s if dry else self.run_s + self.held_s
+        self.dry_at = max(now + (0.0 if self.sent_s else PLAYER_START_S), self.dry_at) + self.held_s
         self.sent_s += self.held_s
-        self.dry_at = max(now, self.dry_at) + self.held_s
         self.held, self.held_s = b"", 0.0
         return data
 
