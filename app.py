@@ -15,6 +15,7 @@ import gradio as gr
 import numpy as np
 from huggingface_hub import InferenceClient
 
+import hls
 from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, LocalEars, hear
@@ -338,6 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     print(describe_backends())
     if settings.mcp:
         spread_mcp_tool_outputs()
+    hls.install()
     configure_queue(settings).launch(
         share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
     )

@@ -1,6 +1,7 @@
 """Turn generated audio into bytes a browser can play, without clicks or gaps at chunk seams."""
 
 import io
+import time
 from fractions import Fraction
 
 import av
@@ -9,6 +10,8 @@ import numpy as np
 from pydub import AudioSegment
 
 AAC_FRAME = 1024
+FIRST_SEGMENT_S = 0.2  # Chromium does not start on a first segment of 0.186 s; it did on 0.209 s every time
+PLAYER_START_S = 0.3  # the page takes up to this long from the first segment to the first sound
 ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
@@ -51,14 +54,60 @@ def adts_duration(data: bytes) -> float:
     return frames * AAC_FRAME / rate
 
 
+class Segments:
+    """When encoded audio goes to the player: at once, except where holding it back spares the listener a break.
+
+    - The first segment is at least `first_s` long: Chromium does not start playing on a shorter one.
+    - While the voice keeps ahead of real time, or the player still has audio to play, every frame goes at once.
+    - When the voice is slower than real time and the player has run dry (it is already silent), the audio is held
+      until there is twice as much as it played since its last pause: the listener hears a few longer pauses, each
+      twice as far from the last, instead of one at every chunk. The total silence is the same: the end goes at once.
+    """
+
+    def __init__(self, first_s: float = FIRST_SEGMENT_S, clock=time.monotonic):
+        self.first_s = first_s
+        self.clock = clock
+        self.started = clock()
+        self.held, self.held_s = b"", 0.0
+        self.sent_s = self.run_s = 0.0  # audio sent in all, and since the player last ran dry
+        self.dry_at = 0.0  # when the player will have played everything sent, by the clock (at the latest)
+
+    def add(self, data: bytes) -> bytes:
+        """Take newly encoded ADTS frames; return the frames to send now (maybe none)."""
+        self.held += data
+        self.held_s += adts_duration(data)
+        if not self.held:
+            return b""
+        now = self.clock()
+        if not self.sent_s:
+            return self._send(now) if self.held_s >= self.first_s else b""
+        ahead = (self.sent_s + self.held_s) / max(now - self.started, 1e-6) >= 1.0
+        if ahead or now < self.dry_at or self.held_s >= 2 * self.run_s:
+            return self._send(now)
+        return b""
+
+    def flush(self) -> bytes:
+        """The frames still held: the end of the answer goes at once."""
+        return self._send(self.clock()) if self.held else b""
+
+    def _send(self, now: float) -> bytes:
+        data, dry = self.held, now >= self.dry_at
+        self.run_s = self.held_s if dry else self.run_s + self.held_s
+        self.dry_at = max(now + (0.0 if self.sent_s else PLAYER_START_S), self.dry_at) + self.held_s
+        self.sent_s += self.held_s
+        self.held, self.held_s = b"", 0.0
+        return data
+
+
 class AacStream:
     """One AAC encoder for a whole answer: its chunks join into one continuous stream, so seams add nothing.
 
-    `encode` returns the ADTS frames that are ready; `close` flushes the rest.
+    `encode` returns the ADTS frames to send now (see `Segments`); `close` flushes the rest.
     """
 
-    def __init__(self, sampling_rate: int, bitrate: int = 128_000):
+    def __init__(self, sampling_rate: int, bitrate: int = 128_000, segments: Segments | None = None):
         self.sampling_rate = sampling_rate
+        self.segments = segments or Segments()
         self.codec = av.CodecContext.create("aac", "w")
         self.codec.sample_rate = sampling_rate
         self.codec.layout = "mono"
@@ -74,13 +123,15 @@ class AacStream:
         self.pending = np.concatenate([self.pending, to_int16(audio).astype(np.float32) / 32767])
         whole = len(self.pending) // AAC_FRAME * AAC_FRAME
         ready, self.pending = self.pending[:whole], self.pending[whole:]
-        return b"".join(self._encode_frame(ready[i : i + AAC_FRAME]) for i in range(0, whole, AAC_FRAME))
+        return self.segments.add(
+            b"".join(self._encode_frame(ready[i : i + AAC_FRAME]) for i in range(0, whole, AAC_FRAME))
+        )
 
     def close(self) -> bytes:
-        """Encode what is left and flush the encoder."""
+        """Encode what is left, flush the encoder, and return everything not sent yet."""
         tail = self._encode_frame(self.pending) if len(self.pending) else b""
         self.pending = self.pending[:0]
-        return tail + self._packets(None)
+        return self.segments.add(tail + self._packets(None)) + self.segments.flush()
 
     def _encode_frame(self, samples: np.ndarray) -> bytes:
         frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")

@@ -7,6 +7,30 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = "/usr/bin/chromium"
+# Logs what every <audio> on the page does, as a listener would notice it: each media event with the page's clock
+# (ms), the playback position and the position before it ("seeking" from, to), "sounding" once the position first
+# advances while playing (the first sound), the label of the player, and every click.
+LISTEN_SCRIPT = """
+window.audioLog = [];
+const last = new WeakMap();
+const labelOf = (audio) => audio.closest(".block")?.querySelector("[data-testid='block-label']")?.textContent.trim();
+const note = (type, audio) => window.audioLog.push(
+  {type, t: performance.now(), time: audio.currentTime, from: last.get(audio) ?? 0, label: labelOf(audio)}
+);
+document.addEventListener("click", () => window.audioLog.push({type: "click", t: performance.now()}), true);
+for (const type of ["play", "playing", "waiting", "seeking", "ended"]) {
+  document.addEventListener(type, (e) => e.target.tagName === "AUDIO" && note(type, e.target), true);
+}
+setInterval(() => {
+  for (const audio of document.querySelectorAll("audio")) {
+    const before = last.get(audio) ?? 0;
+    if (audio.currentTime > before && !audio.paused && !audio.seeking) {
+      if (!window.audioLog.some((e) => e.type === "sounding")) note("sounding", audio);
+    }
+    last.set(audio, audio.currentTime);
+  }
+}, 5);
+"""
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -44,6 +68,7 @@ class AppPage:
         self.page = page
         self.fetched: list[str] = []
         page.on("request", lambda request: self.fetched.append(request.url))
+        page.add_init_script(LISTEN_SCRIPT)
         page.goto(url)
         self.answer = page.get_by_label("Answer", exact=True)
         self.answer_box = self.block("Answer")
@@ -73,6 +98,10 @@ class AppPage:
     def wait_until_played_to_the_end(self, timeout_s: float) -> None:
         audio = self.player.locator("audio").element_handle(timeout=timeout_s * 1000)
         self.page.wait_for_function("a => a.ended", arg=audio, timeout=timeout_s * 1000)
+
+    def audio_log(self, label: str = "Spoken Answer") -> list[dict]:
+        """What the player did (see LISTEN_SCRIPT), and the clicks on the page."""
+        return [e for e in self.page.evaluate("window.audioLog") if e["type"] == "click" or e["label"] == label]
 
     def fetched_ending(self, suffix: str) -> list[str]:
         return [url for url in self.fetched if url.split("?")[0].endswith(suffix)]

@@ -48,7 +48,9 @@ def online_settings(inference_server) -> Settings:
 def served_app(online_settings, tiny_voice):
     """The app, started with the loopback server and the tiny voice, served on 127.0.0.1."""
     import app
+    import hls
 
+    hls.install()
     app.start(online_settings, tiny_voice)
     app.demo.queue(default_concurrency_limit=online_settings.gpu_concurrency)
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)

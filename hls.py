@@ -1,0 +1,118 @@
+"""A low-latency HLS playlist for gradio 6.17.3's streamed outputs: each segment reaches the player once it exists.
+
+gradio's own playlist route declares `#EXT-X-TARGETDURATION` 5 and adds 1 with every segment, and cannot block. Its
+player (hls.js 1.5.13, `lowLatencyMode` on) re-reads a live playlist that did not change only every target/2 seconds
+(3 s, 3.5 s, ...), so a segment finished just after a reload waits that long. `install()` puts our route in front of
+gradio's at the same path: it declares the real target duration and `CAN-BLOCK-RELOAD=YES`, so hls.js asks for the
+next segment with `?_HLS_msn=N` and we answer as soon as segment N (or the end of the stream) is there.
+gradio fixed the same upstream (PRs #13820, #13847) in releases that cannot be installed beside parler-tts.
+"""
+
+import asyncio
+import math
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from gradio.route_utils import API_PREFIX, MediaStream
+from gradio.routes import App
+
+PLAYLIST_PATH = API_PREFIX + "/stream/{session_hash}/{run}/{component_id}/playlist.m3u8"
+FIRST_SEQUENCE = 1  # hls.js only blocks for the segment after one numbered above 0
+MAX_BLOCK_S = 8.0  # hls.js gives up on a playlist request after 10 s without an answer
+
+
+def playlist(stream: MediaStream) -> str:
+    """The playlist of a stream: its segments so far, the real target duration, and the end once it ended."""
+    target = max(1, math.ceil(max((segment["duration"] for segment in stream.segments), default=1)))
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:6",
+        "#EXT-X-PLAYLIST-TYPE:EVENT",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES",
+        f"#EXT-X-MEDIA-SEQUENCE:{FIRST_SEQUENCE}",
+    ]
+    for segment in stream.segments:
+        lines += [f"#EXTINF:{segment['duration']:.3f},", f"{segment['id']}{segment['extension']}"]
+        if segment["extension"] == ".ts":  # as gradio does: video chunks are not re-encoded to continuous timestamps
+            lines.append("#EXT-X-DISCONTINUITY")
+    if stream.ended:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def has_segment(stream: MediaStream, sequence: int) -> bool:
+    return stream.ended or FIRST_SEQUENCE + len(stream.segments) > sequence
+
+
+async def wait_for_segment(stream: MediaStream, sequence: int, timeout_s: float) -> None:
+    """Wait until segment `sequence` is in the stream, or the stream ended, or `timeout_s` passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not has_segment(stream, sequence) and loop.time() < deadline:
+        changed = loop.create_future()
+        waiters(stream).add(changed)
+        try:
+            await asyncio.wait_for(changed, deadline - loop.time())
+        except TimeoutError:
+            pass
+        finally:
+            waiters(stream).discard(changed)
+
+
+def waiters(stream: MediaStream) -> set:
+    """The futures of the requests waiting for this stream to change."""
+    return stream.__dict__.setdefault("hls_waiters", set())
+
+
+def wake(stream: MediaStream) -> None:
+    """Tell every request waiting on this stream that it changed (from any thread)."""
+    for changed in list(waiters(stream)):
+        changed.get_loop().call_soon_threadsafe(lambda f=changed: f.done() or f.set_result(None))
+
+
+async def playlist_route(session_hash: str, run: int, component_id: int, request: Request) -> Response:
+    """gradio's playlist, as LL-HLS: with `_HLS_msn=N` it answers once segment N exists or the stream ended.
+
+    A plain reload of a playlist that has not changed since it was last served waits the same way: hls.js reloads
+    once more, plainly, right after its first load (and after a blocking reload timed out), then would wait for
+    target/2 (0.5 s or more) before asking again.
+    """
+    stream = request.app.get_blocks().pending_streams[session_hash].get(run, {}).get(component_id)
+    if not stream:
+        return Response(status_code=404)
+    if (sequence := request.query_params.get("_HLS_msn", "")).isdigit():
+        await wait_for_segment(stream, int(sequence), MAX_BLOCK_S)
+    elif (served := stream.__dict__.get("hls_served")) == (len(stream.segments), stream.ended):
+        await wait_for_segment(stream, FIRST_SEQUENCE + served[0], MAX_BLOCK_S)
+    stream.hls_served = (len(stream.segments), stream.ended)
+    return Response(content=playlist(stream), media_type="application/vnd.apple.mpegurl")
+
+
+def install() -> None:
+    """Serve our playlist in front of gradio's in every app gradio creates from now on; call it before `launch`.
+
+    Patches `gradio.routes.App.create_app` (to add the route) and `MediaStream.add_segment` and `end_stream` (to wake
+    the requests that wait). Calling it again changes nothing.
+    """
+    if getattr(App.create_app, "serves_ll_hls", False):
+        return
+    create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
+
+    def create_app_with_ll_hls(*args, **kwargs) -> App:
+        app = create_app(*args, **kwargs)
+        app.router.routes.insert(0, APIRoute(PLAYLIST_PATH, playlist_route, methods=["GET"], include_in_schema=False))
+        return app
+
+    async def add_segment_and_wake(self, data) -> None:
+        await add_segment(self, data)
+        wake(self)
+
+    def end_stream_and_wake(self) -> None:
+        end_stream(self)
+        wake(self)
+
+    create_app_with_ll_hls.serves_ll_hls = True
+    App.create_app = staticmethod(create_app_with_ll_hls)
+    MediaStream.add_segment = add_segment_and_wake
+    MediaStream.end_stream = end_stream_and_wake

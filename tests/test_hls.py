@@ -1,0 +1,126 @@
+"""The playlist our HLS route serves: the real target duration, a reload that waits for the next segment, the end."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import gradio as gr
+import httpx
+import numpy as np
+import pytest
+from gradio_client import Client
+
+import hls
+from audio_utils import AacStream, Segments, StreamingAudio, adts_duration
+
+RATE = 22050
+
+
+def tone(seconds: float) -> np.ndarray:
+    return (0.3 * np.sin(2 * np.pi * 330 * np.arange(int(seconds * RATE)) / RATE)).astype(np.float32)
+
+
+@pytest.fixture
+def paced_stream():
+    """A served app whose answer is one AAC stream, each segment yielded only when the test says so."""
+    go = [threading.Event() for _ in range(2)]
+    stream = AacStream(RATE, segments=Segments(first_s=0))
+
+    def speak():
+        yield stream.encode(tone(0.5))
+        go[0].wait(10)
+        yield stream.encode(tone(1.5))
+        go[1].wait(10)
+        yield stream.close()
+
+    with gr.Blocks() as demo:
+        audio = StreamingAudio(streaming=True)
+        gr.Button().click(speak, None, audio, api_name="speak")
+    hls.install()
+    _, url, _ = demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        job = Client(url, verbose=False, download_files=False).submit(api_name="/speak")
+        while not job.outputs():
+            job.status()
+            time.sleep(0.05)
+        yield job.outputs()[0]["url"], go
+        for event in go:
+            event.set()
+        job.result()
+    finally:
+        demo.close()
+
+
+def tags(playlist: str) -> dict[str, str]:
+    return dict(line.partition(":")[::2] for line in playlist.splitlines() if line.startswith("#"))
+
+
+def segments(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+def test_playlist_declares_its_real_target_duration_and_blocking_reload(paced_stream):
+    url, _ = paced_stream
+    playlist = httpx.get(url).text
+    assert len(segments(playlist)) == 1
+    assert tags(playlist)["#EXT-X-TARGETDURATION"] == "1"
+    assert tags(playlist)["#EXT-X-SERVER-CONTROL"] == "CAN-BLOCK-RELOAD=YES"
+    assert "#EXT-X-ENDLIST" not in playlist
+
+
+def test_reload_waits_for_the_next_segment_then_for_the_end(paced_stream):
+    url, go = paced_stream
+    sequence = int(tags(httpx.get(url).text)["#EXT-X-MEDIA-SEQUENCE"])
+    with ThreadPoolExecutor() as pool:
+        reload = pool.submit(httpx.get, url, params={"_HLS_msn": sequence + 1}, timeout=20)
+        time.sleep(0.5)
+        assert not reload.done(), "the reload was answered before the next segment existed"
+        go[0].set()
+        playlist = reload.result().text
+        assert len(segments(playlist)) == 2
+        assert tags(playlist)["#EXT-X-TARGETDURATION"] == "2"
+        assert "#EXT-X-ENDLIST" not in playlist
+
+        last = pool.submit(httpx.get, url, params={"_HLS_msn": sequence + 2}, timeout=20)
+        go[1].set()
+        playlist = last.result().text
+    assert playlist.rstrip().endswith("#EXT-X-ENDLIST")
+    audio = b"".join(httpx.get(httpx.URL(url).join(name)).content for name in segments(playlist))
+    assert len(audio) > 1000
+
+
+def test_a_plain_reload_answers_at_once(paced_stream):
+    url, _ = paced_stream
+    assert httpx.get(url, timeout=5).status_code == 200
+
+
+def test_segments_hold_a_first_segment_too_short_to_start_the_player():
+    held = Segments(first_s=0.2)
+    stream = AacStream(RATE, segments=held)
+    assert stream.encode(tone(0.1)) == b""
+    assert stream.encode(tone(0.2))
+    assert stream.close()
+
+
+def test_a_slow_voice_pauses_a_few_times_not_at_every_chunk():
+    """A voice at a third of real time, in 0.5 s chunks: a player given every chunk at once would pause 11 times."""
+    now = [0.0]
+    stream = AacStream(RATE, segments=Segments(first_s=0.2, clock=lambda: now[0]))
+    pauses, played_until, heard = -1, 0.0, 0.0  # the first piece starts playback: not a pause
+    for chunk in range(13):
+        now[0] += 1.5 if chunk < 12 else 0.1
+        data = stream.encode(tone(0.5)) if chunk < 12 else stream.close()
+        if data:
+            pauses += now[0] > played_until
+            played_until = max(now[0], played_until) + adts_duration(data)
+            heard += adts_duration(data)
+    assert pauses <= 3
+    assert heard == pytest.approx(6.0, abs=0.1)
+
+
+def test_a_voice_faster_than_real_time_sends_every_chunk_at_once():
+    now = [0.0]
+    stream = AacStream(RATE, segments=Segments(first_s=0.2, clock=lambda: now[0]))
+    for _ in range(6):
+        now[0] += 0.3
+        assert stream.encode(tone(0.5))
