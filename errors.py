@@ -66,13 +66,15 @@ def call_api(
         except (requests.RequestException, TimeoutError, OfflineModeIsEnabled) as error:
             logger.warning("%s failed (attempt %d of %d): %s", service, attempt, attempts, describe(error))
             if attempt == attempts or not is_transient(error):
-                raise UserError(explain(error, service, route)) from None
+                message = explain(error, service, route)
+                logger.warning("%s: %s", service, message)
+                raise UserError(message) from None
             time.sleep(backoff_s * 2 ** (attempt - 1))
         except (ValueError, StopIteration) as error:
             message = explain_routing(error, service, route)
             if message is None:
                 raise
-            logger.warning("%s could not be routed: %s: %s", service, type(error).__name__, error)
+            logger.warning("%s could not be routed (%s: %s): %s", service, type(error).__name__, error, message)
             raise UserError(message) from None
     raise AssertionError("unreachable")
 
@@ -145,7 +147,7 @@ def explain_routing(error: Exception, service: str, route: Route | None) -> str 
         served_by = " or ".join(able) if len(able) <= 3 else "a provider that can"
     text = str(error)
     chosen = "chosen by auto, the first in the account's order, " if route.provider == "auto" else ""
-    if isinstance(error, StopIteration) or isinstance(error.__cause__, StopIteration) or NOT_SERVED.search(text):
+    if isinstance(error, StopIteration) or NOT_SERVED.search(text):
         who = "No Inference Provider" if route.provider == "auto" else f"The {route.provider_name} does not"
         serves = "serves" if route.provider == "auto" else "serve"
         return (
