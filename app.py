@@ -5,6 +5,7 @@ import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 # isort: split
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -19,8 +20,9 @@ from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
+from parler import ParlerVoice, gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
 from settings import Settings, parse_settings
-from voices import EspeakVoice, Voice, hub_reachable, load_parler, parler_cached, tiny_random_voice
+from voices import EspeakVoice, PiperVoice, Voice
 
 settings = Settings()
 oracle: Oracle = ClassicOracle()
@@ -39,29 +41,43 @@ ANALYTICS_KEPT = 1000  # gradio's per-event records kept for its analytics summa
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
-    """The voice the settings ask for, and a note when another stands in; model weights load here, at start-up."""
+    """The voice the settings ask for, and for `auto` a note saying why when Parler-TTS does not speak.
+
+    `auto`: Parler-TTS on a GPU if its weights load, else Piper, else espeak-ng, else text. Weights load here.
+    """
     chunking = dict(first_chunk_s=settings.first_chunk_s, chunk_s=settings.chunk_s, max_speech_s=settings.max_speech_s)
     parler = dict(description=settings.voice_description, **chunking)
     if settings.voice == "none":
         return None, ""
     if settings.voice == "espeak":
         return EspeakVoice(settings.espeak_voice, **chunking), ""
+    if settings.voice == "piper":
+        return PiperVoice(**chunking), ""
     if settings.voice == "tiny-random":
         return tiny_random_voice(**parler), ""
     if settings.voice == "parler":
         return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
-    reason = f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
+    if not gpu_present():
+        reason = "There is no GPU for Parler-TTS (--voice parler runs it on the CPU, slower than real time)"
+    else:
+        reason = (
+            f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
+        )
+        try:
+            if parler_cached(settings.tts_model):
+                return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
+            if hub_reachable():
+                return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+        except Exception as error:
+            reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
     try:
-        if parler_cached(settings.tts_model):
-            return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
-        if hub_reachable():
-            return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+        return PiperVoice(**chunking), f"{reason}, so Piper speaks."
     except Exception as error:
-        reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
+        reason = f"{reason}, and Piper could not be loaded ({type(error).__name__})"
     try:
         return EspeakVoice(settings.espeak_voice, **chunking), f"{reason}, so espeak-ng speaks instead."
     except OSError:
-        return None, f"{reason} and espeak-ng is not installed, so answers are text only."
+        return None, f"{reason}, and espeak-ng is not installed, so answers are text only."
 
 
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
@@ -279,17 +295,17 @@ def upload_limit_bytes(settings: Settings) -> int:
 
 
 def configure_queue(settings: Settings) -> gr.Blocks:
-    """Queue every event: `gpu_concurrency` answers are spoken at once, the others wait their turn.
+    """Queue every event: Parler-TTS speaks `gpu_concurrency` answers at once, the others wait their turn.
 
-    The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
+    CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
+    once. The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
     Files in gradio's cache (uploads, answers) and answers kept in memory are deleted `cache_max_age_s` after they
     were made, checked every `cache_max_age_s / 2`.
     """
     demo.delete_cache = (max(1, settings.cache_max_age_s // 2), settings.cache_max_age_s)
     keep_forgetting_streams()
-    return demo.queue(
-        default_concurrency_limit=settings.gpu_concurrency, max_size=QUEUE_PER_GPU_SLOT * settings.gpu_concurrency
-    )
+    speaking_at_once = settings.gpu_concurrency if isinstance(voice, ParlerVoice) else os.cpu_count() or 1
+    return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
 
 
 def main(argv: list[str] | None = None) -> None:

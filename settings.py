@@ -42,7 +42,10 @@ class Settings:
 # field: (environment variable, help)
 OPTIONS = {
     "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API; the default without HF_TOKEN"),
-    "voice": ("MAGIC8_VOICE", "parler, espeak, tiny-random, none, or auto: parler if its weights load, else espeak"),
+    "voice": (
+        "MAGIC8_VOICE",
+        "parler, piper, espeak, tiny-random, none, or auto: parler on a GPU if it loads, else piper, else espeak",
+    ),
     "asr_model": ("MAGIC8_ASR_MODEL", "speech recognition model id, or the URL of an endpoint"),
     "llm_model": ("MAGIC8_LLM_MODEL", "chat model id, or the URL of an OpenAI-compatible server"),
     "asr_provider": ("MAGIC8_ASR_PROVIDER", "Inference Provider for speech recognition (hf-inference, fal-ai) or auto"),
@@ -63,7 +66,7 @@ OPTIONS = {
     "mcp": ("MAGIC8_MCP", "also serve the /ask endpoint as an MCP tool, at /gradio_api/mcp/"),
     "cache_max_age_s": ("MAGIC8_CACHE_MAX_AGE_S", "seconds gradio keeps an answer's audio and an upload in its cache"),
 }
-VOICES = ("auto", "parler", "espeak", "tiny-random", "none")
+VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
 PROVIDERS = ("auto", *get_args(PROVIDER_T))  # what huggingface_hub 0.36.2 can call
 CHOICES = {"voice": VOICES, "asr_provider": PROVIDERS, "llm_provider": PROVIDERS}
 

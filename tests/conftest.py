@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inference_server import InferenceServer  # noqa: E402
 
+from parler import tiny_random_voice  # noqa: E402
 from settings import Settings  # noqa: E402
-from voices import tiny_random_voice  # noqa: E402
 
 TOKEN = "hf_test_secret_token_do_not_leak"
 

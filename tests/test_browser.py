@@ -10,7 +10,7 @@ import pytest
 from browser import LAPTOP, PHONE, AppPage, launch_chromium, speak_question
 from playwright.sync_api import expect, sync_playwright
 
-from voices import tiny_random_voice
+from parler import tiny_random_voice
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ANSWER_TIMEOUT_S = 60  # the tiny voice on a 2-core CI machine speaks slower than real time

@@ -11,7 +11,7 @@ from conftest import decoded_seconds, write_wav
 from gradio_client import Client, handle_file
 
 import app
-from voices import tiny_random_voice
+from parler import tiny_random_voice
 
 MAX_SPEECH_S = 1.0
 QUESTIONS = (  # of different lengths: the random-weight voice's audio depends on how long its text is

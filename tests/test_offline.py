@@ -1,4 +1,4 @@
-"""With no token and no network the classic toy answers, and espeak-ng (or nothing) speaks."""
+"""With no token and no network the classic toy answers, and Piper (or espeak-ng, or nothing) speaks."""
 
 import os
 import socket
@@ -16,6 +16,7 @@ from gradio_client.exceptions import AppError
 
 import app
 from oracle import CLASSIC_ANSWERS, ClassicOracle, LLMOracle
+from parler import gpu_present
 from settings import Settings
 from voices import EspeakVoice
 
@@ -86,19 +87,58 @@ def test_the_classic_toy_answers_without_a_token_or_when_offline(settings, oracl
     assert "text only" in page
 
 
-def test_auto_voice_without_parler_weights_falls_back_to_espeak():
+@pytest.fixture
+def unreachable_hub(monkeypatch):
+    """A network that never answers (a proxy that accepts connections and never replies); yields its socket."""
+    blackhole = socket.create_server(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    yield blackhole
+    blackhole.close()
+
+
+@pytest.mark.skipif(gpu_present(), reason="this machine has a GPU")
+def test_auto_voice_without_a_gpu_is_piper_and_asks_no_hub(unreachable_hub):
+    app.start(Settings(voice="auto"))
+    assert app.voice.name == "piper"
+    assert "There is no GPU for Parler-TTS" in app.describe_backends()
+    assert "so Piper speaks" in app.describe_backends()
+    assert not pending_connection(unreachable_hub)  # no 3.5 GB download to speak slower than real time
+
+
+def test_auto_voice_on_zerogpu_without_parler_weights_falls_back_to_piper(monkeypatch, unreachable_hub):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
+    assert app.voice.name == "piper"
+    assert "is not in the local cache and the Hugging Face Hub cannot be reached, so Piper speaks" in (
+        app.describe_backends()
+    )
+
+
+def test_auto_voice_without_piper_falls_back_to_espeak(monkeypatch, unreachable_hub):
+    monkeypatch.setitem(sys.modules, "piper", None)  # as if piper-tts were not installed
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
     assert app.voice.name == "espeak"
-    assert "espeak-ng speaks instead" in app.describe_backends()
+    assert "Piper could not be loaded (ModuleNotFoundError), so espeak-ng speaks instead" in app.describe_backends()
 
 
-def test_auto_voice_without_espeak_is_text_only(monkeypatch, tmp_path):
+def test_auto_voice_without_piper_or_espeak_is_text_only(monkeypatch, tmp_path, unreachable_hub):
+    monkeypatch.setitem(sys.modules, "piper", None)
     monkeypatch.setenv("PATH", str(tmp_path))
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
     assert app.voice is None
     assert "espeak-ng is not installed, so answers are text only" in app.describe_backends()
     answer, audio = app.ask("Is anyone listening?")
     assert answer in CLASSIC_ANSWERS and audio is None
+
+
+def test_piper_voice_is_chosen_by_name():
+    app.start(Settings(voice="piper", first_chunk_s=0.5, max_speech_s=3.0))
+    assert app.voice.name == "piper" and app.voice_note == ""
+    assert app.voice.max_frames == round(3.0 * app.voice.sampling_rate)
+    answer, audio = app.ask("Will it rain tomorrow?")
+    assert answer in CLASSIC_ANSWERS and 0.5 < decoded_seconds(audio) <= 3.1
 
 
 def test_spoken_question_is_not_transcribed_offline(inference_server, espeak_voice, tmp_path):
@@ -144,7 +184,7 @@ def test_hub_reachability_is_asked_once_unless_hf_hub_offline(hub_offline, asked
     blackhole = socket.create_server(("127.0.0.1", 0))
     proxy = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
     env = dict(os.environ, HF_HUB_OFFLINE=hub_offline, HTTPS_PROXY=proxy, HTTP_PROXY=proxy)
-    code = "from voices import hub_reachable; print(hub_reachable())"
+    code = "from parler import hub_reachable; print(hub_reachable())"
     try:
         result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
         assert result.stdout.strip() == "False", result.stderr
@@ -187,7 +227,7 @@ def test_python_app_starts_offline_and_speaks_a_classic_answer(tmp_path):
                 time.sleep(0.25)
         print(f"python app.py served its page after {time.monotonic() - started:.1f} s")
         assert server.poll() is None, log.read_text()
-        assert "espeak voice" in log.read_text() and "espeak-ng speaks instead" in log.read_text()
+        assert "piper voice" in log.read_text(), log.read_text()
 
         answer, audio_path = Client(url, verbose=False).predict("Will it rain tomorrow?", api_name="/ask")
         assert answer in CLASSIC_ANSWERS

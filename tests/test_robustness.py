@@ -20,8 +20,8 @@ from inference_server import refused_url
 
 import app
 from oracle import CLASSIC_ANSWERS, UNCLEAR_ANSWER
+from parler import tiny_random_voice
 from settings import Settings
-from voices import tiny_random_voice
 
 ROOT = Path(__file__).resolve().parents[1]
 WAV_HEADER = 44

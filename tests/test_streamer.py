@@ -5,8 +5,8 @@ import pytest
 import torch
 from transformers import set_seed
 
+from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model
 from streamer import ParlerTTSStreamer
-from voices import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model
 
 HOP = 512  # audio samples per codec frame
 CONTEXT = 16

@@ -16,8 +16,8 @@ from gradio_client import Client
 from playwright.sync_api import expect, sync_playwright
 
 import app
+from parler import tiny_random_voice
 from settings import Settings
-from voices import tiny_random_voice
 
 CACHE_MAX_AGE_S = 2
 
