@@ -1,7 +1,8 @@
 """Soak: many answers through one running app, sampling its memory and disk, to show that nothing accumulates.
 
-`python app.py` runs as its own process with the CPU voice, its own temp folder (so gradio's cache is its alone), a
-loopback Inference API (tests/inference_server.py: a different answer for every question) and a short cache age.
+`python app.py` runs as its own process with the CPU voice (Piper), its own temp folder (so gradio's cache is its
+alone), a loopback Inference API (tests/inference_server.py: a different answer for every question) and a short
+cache age.
 Every sixth answer is a spoken question through the page's own events (upload, /generate_response, /read_response,
 the HLS stream fetched as a player does); the others are typed questions through /ask (the MP3 fetched). Every 50
 answers it samples the app's resident memory (RSS) and the bytes in its temp folder (gradio's cache included).
@@ -126,7 +127,7 @@ def plot(samples: list[dict], path: Path, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="50 answers through /ask and 10 spoken questions")
-    parser.add_argument("--voice", default="espeak", help="the app's --voice (default espeak, the CPU voice)")
+    parser.add_argument("--voice", default="piper", help="the app's --voice (default piper, the CPU voice)")
     parser.add_argument(
         "--cache-max-age-s",
         type=int,
