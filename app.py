@@ -132,7 +132,7 @@ def generate_response(audio: str | None):
         return oracle.answer(question), None, None
 
 
-def gpu_seconds(answer: str | None, *args, **kwargs) -> int:
+def gpu_seconds(answer: str | None) -> int:
     """ZeroGPU time to reserve for speaking `answer`: its likely length, at most `max_speech_s`, plus a margin."""
     speech_s = min(settings.max_speech_s, len(answer or "") / SPEECH_CHARS_PER_S)
     return math.ceil(speech_s * GPU_S_PER_SPEECH_S + GPU_MARGIN_S)
