@@ -119,7 +119,7 @@ def plot(samples: list[dict], path: Path, title: str) -> None:
     memory.set_ylim(bottom=0)
     disk.set_ylim(bottom=0)
     memory.set_title(title)
-    figure.legend(loc="lower right")
+    figure.legend(loc="center right", bbox_to_anchor=(0.85, 0.3))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
