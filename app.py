@@ -6,14 +6,17 @@ import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 import functools
 import html
 import logging
+import math
 import os
 import sys
+import threading
+import time
 import traceback
 from contextlib import closing, contextmanager
 
 import gradio as gr
 import numpy as np
-from huggingface_hub import InferenceClient
+from huggingface_hub import InferenceClient, constants
 
 import hls
 from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
@@ -25,16 +28,21 @@ from settings import LOCAL_ASR, Settings, parse_settings
 from voices import EspeakVoice, PiperVoice, Voice
 
 settings = Settings()
-client = InferenceClient()
 oracle: Oracle = ClassicOracle()
 ears: Ears | None = None
 voice: Voice | None = None
 voice_note = ""  # why the voice is not the one asked for, shown on the page
 ears_note = ""  # why spoken questions are not transcribed, shown on the page
+oracle_note = ""  # why the oracle is not the one asked for, shown on the page
 logger = logging.getLogger("magic8")
 VOICE_FAILED = "The voice failed while speaking this answer. Please ask again."
 ANSWER_FAILED = "Something went wrong while answering. Please ask again."
 QUEUE_PER_GPU_SLOT = 20  # users who may wait for each answer being spoken; more are told the queue is full
+SPEECH_CHARS_PER_S = 12  # a slow speaker: 200 characters (the longest answer) in under 17 s
+GPU_S_PER_SPEECH_S = 2.0  # ZeroGPU time reserved per second of speech: generation at half real time still fits
+GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
+UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
+ANALYTICS_KEPT = 1000  # gradio's per-event records kept for its analytics summary
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
@@ -97,16 +105,29 @@ def load_ears(settings: Settings, client: InferenceClient) -> tuple[Ears | None,
 
 
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
-    """Choose the ears and the oracle and load the voice, once, when the app starts."""
-    global settings, client, oracle, ears, ears_note, voice, voice_note
+    """Choose the ears and the oracle and load the voice, once, when the app starts.
+
+    Each Inference API task has its own client, so each has its own provider (`--asr-provider`, `--llm-provider`).
+    """
+    global settings, oracle, ears, ears_note, voice, voice_note, oracle_note
     settings = new_settings
-    client = InferenceClient(token=settings.hf_token, timeout=settings.inference_timeout_s)
-    ears, ears_note = load_ears(settings, client)
+    asr_client = InferenceClient(
+        provider=settings.asr_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
+    )
+    llm_client = InferenceClient(
+        provider=settings.llm_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
+    )
+    ears, ears_note = load_ears(settings, asr_client)
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
-    if settings.offline or not (settings.hf_token or llm_is_url):
-        oracle = ClassicOracle()
-    else:
-        oracle = LLMOracle(client, settings.llm_model)
+    wants_llm = not settings.offline and bool(settings.hf_token or llm_is_url)
+    oracle_note = ""
+    if wants_llm and constants.HF_HUB_OFFLINE:
+        oracle_note = (
+            f"HF_HUB_OFFLINE is set, so huggingface_hub refuses every Inference API call (even to a local server): "
+            f"the classic toy answers instead of {settings.llm_model}. Unset HF_HUB_OFFLINE to use it."
+        )
+        logger.warning(oracle_note)
+    oracle = LLMOracle(llm_client, settings.llm_model) if wants_llm and not oracle_note else ClassicOracle()
     voice, voice_note = (new_voice, "") if new_voice else load_voice(settings)
 
 
@@ -154,7 +175,13 @@ def generate_response(audio: str | None):
         return oracle.answer(question), None, None, you_asked(question)
 
 
-@spaces.GPU
+def gpu_seconds(answer: str | None) -> int:
+    """ZeroGPU time to reserve for speaking `answer`: its likely length, at most `max_speech_s`, plus a margin."""
+    speech_s = min(settings.max_speech_s, len(answer or "") / SPEECH_CHARS_PER_S)
+    return math.ceil(speech_s * GPU_S_PER_SPEECH_S + GPU_MARGIN_S)
+
+
+@spaces.GPU(duration=gpu_seconds)
 def read_response(answer: str | None):
     """GPU step: speak the answer, yielding each chunk of one continuous AAC stream as it is ready.
 
@@ -186,9 +213,10 @@ def answer_typed(question: str):
     return answer_text(question), None, None, you_asked(question.strip())
 
 
-@spaces.GPU
+@spaces.GPU(duration=gpu_seconds)
 def speak_whole(answer: str) -> bytes:
-    """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache)."""
+    """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache, which
+    it cleans)."""
     with explained_failures(VOICE_FAILED):
         speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
     return numpy_to_mp3(speech, voice.sampling_rate)
@@ -230,7 +258,7 @@ def describe_backends() -> str:
         lines.append("It does not listen: a spoken question is not transcribed, it just gets an answer.")
     elif not oracle.listens:
         lines.append("Like the toy, it shows what it heard and answers whatever the question.")
-    lines += [note for note in (ears_note, voice_note) if note]
+    lines += [note for note in (ears_note, oracle_note, voice_note) if note]
     return " ".join(lines)
 
 
@@ -251,7 +279,7 @@ BALL_CSS = """
 """
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
-with gr.Blocks(title="Magic 8 Ball") as demo:
+with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     gr.HTML(
         """
         <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>
@@ -316,12 +344,56 @@ def spread_mcp_tool_outputs() -> None:
     GradioMCPServer._execute_tool_without_progress = tool_outputs
 
 
+def forget_old_streams(max_age_s: float, now: float, ended_at: dict) -> None:
+    """Drop gradio's in-memory copy of every answer that finished streaming over `max_age_s` ago.
+
+    gradio 6.17.3 keeps each streamed answer's segments (`Blocks.pending_streams`) for good, and one record per event
+    (`Queue.event_analytics`); `ended_at` remembers when a stream was first seen ended.
+    """
+    for session, runs in list(demo.pending_streams.items()):
+        for run, streams in list(runs.items()):
+            if all(stream.ended for stream in streams.values()):
+                if now - ended_at.setdefault((session, run), now) > max_age_s:
+                    runs.pop(run, None)
+                    ended_at.pop((session, run), None)
+        if not runs:
+            demo.pending_streams.pop(session, None)
+    queue = demo._queue
+    if len(queue.event_analytics) > 2 * ANALYTICS_KEPT:
+        for event_id in list(queue.event_analytics)[:-ANALYTICS_KEPT]:
+            queue.event_analytics.pop(event_id, None)
+        queue.event_count_at_last_cache = 0
+
+
+def keep_forgetting_streams() -> None:
+    """Run `forget_old_streams` in the background every `cache_max_age_s / 2` seconds, once per process."""
+    if any(thread.name == "forget-old-streams" for thread in threading.enumerate()):
+        return
+
+    def forget_forever():
+        ended_at = {}
+        while True:
+            time.sleep(settings.cache_max_age_s / 2)
+            forget_old_streams(settings.cache_max_age_s, time.monotonic(), ended_at)
+
+    threading.Thread(target=forget_forever, name="forget-old-streams", daemon=True).start()
+
+
+def upload_limit_bytes(settings: Settings) -> int:
+    """The largest upload accepted: far more than a recording of `max_question_s` takes."""
+    return max(1_000_000, int(settings.max_question_s * UPLOAD_BYTES_PER_S))
+
+
 def configure_queue(settings: Settings) -> gr.Blocks:
     """Queue every event: Parler-TTS speaks `gpu_concurrency` answers at once, the others wait their turn.
 
     CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
     once. The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
+    Files in gradio's cache (uploads, answers) and answers kept in memory are deleted `cache_max_age_s` after they
+    were made, checked every `cache_max_age_s / 2`.
     """
+    demo.delete_cache = (max(1, settings.cache_max_age_s // 2), settings.cache_max_age_s)
+    keep_forgetting_streams()
     speaking_at_once = settings.gpu_concurrency if isinstance(voice, ParlerVoice) else os.cpu_count() or 1
     return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
 
@@ -341,7 +413,11 @@ def main(argv: list[str] | None = None) -> None:
         spread_mcp_tool_outputs()
     hls.install()
     configure_queue(settings).launch(
-        share=settings.share, server_name=settings.host, server_port=settings.port, mcp_server=settings.mcp
+        share=settings.share,
+        server_name=settings.host,
+        server_port=settings.port,
+        mcp_server=settings.mcp,
+        max_file_size=upload_limit_bytes(settings),
     )
 
 

@@ -1,11 +1,15 @@
 """Turn what went wrong into words a user understands, and retry the Inference API when waiting helps."""
 
 import logging
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import requests
+from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+from huggingface_hub.inference._providers import PROVIDERS
 
 logger = logging.getLogger("magic8")
 
@@ -13,20 +17,65 @@ T = TypeVar("T")
 RETRY_STATUSES = (502, 503, 504)  # the model is loading, or the server is briefly unavailable
 
 
+HUB_TASKS = {"speech recognition": "automatic-speech-recognition", "language model": "conversational"}
+PROVIDER_SETTINGS = "https://hf.co/settings/inference-providers"
+# What huggingface_hub 0.36.2 raises, as ValueError, when it cannot route a call (inference/_providers)
+LACKS_TASK = re.compile(r"Task '[^']+' not supported for provider '([^']+)'")
+UNKNOWN_PROVIDER = re.compile(r"Provider '([^']+)' not supported")
+NOT_SERVED = re.compile(r"not supported by provider |No provider mapping found")
+WRONG_TASK = re.compile(r"doesn't support task|is not supported for task")
+
+
 class UserError(Exception):
     """Something the user should be told, in words they understand; its message is shown as it is."""
 
 
-def call_api(call: Callable[[], T], service: str, attempts: int = 3, backoff_s: float = 0.5) -> T:
-    """Call an Inference API, retrying a loading model or a timeout, then explaining the failure as a UserError."""
+@dataclass(frozen=True)
+class Route:
+    """Where an Inference API call goes and which settings choose it, so that a message can say what to change."""
+
+    model: str
+    provider: str  # "auto" (the first provider in the account's order) or a provider's name; a URL ignores it
+    setting: str  # "asr" or "llm": the flags --asr-model and --asr-provider, the variables MAGIC8_ASR_...
+
+    @property
+    def provider_name(self) -> str:
+        auto = "provider chosen by auto (the first in the account's order)"
+        return auto if self.provider == "auto" else f"{self.provider} provider"
+
+    def flag(self, what: str) -> str:
+        return f"--{self.setting}-{what} (MAGIC8_{self.setting.upper()}_{what.upper()})"
+
+    @property
+    def is_url(self) -> bool:
+        return self.model.startswith(("http://", "https://"))
+
+
+def call_api(
+    call: Callable[[], T], service: str, route: Route | None = None, attempts: int = 3, backoff_s: float = 0.5
+) -> T:
+    """Call an Inference API, retrying a loading model or a timeout, then explaining the failure as a UserError.
+
+    Besides HTTP faults this explains what huggingface_hub raises before any request: a provider that lacks the
+    task or does not serve the model (ValueError), an empty provider mapping (a bare StopIteration) and
+    HF_HUB_OFFLINE (OfflineModeIsEnabled).
+    """
     for attempt in range(1, attempts + 1):
         try:
             return call()
-        except (requests.RequestException, TimeoutError) as error:
+        except (requests.RequestException, TimeoutError, OfflineModeIsEnabled) as error:
             logger.warning("%s failed (attempt %d of %d): %s", service, attempt, attempts, describe(error))
             if attempt == attempts or not is_transient(error):
-                raise UserError(explain(error, service)) from None
+                message = explain(error, service, route)
+                logger.warning("%s: %s", service, message)
+                raise UserError(message) from None
             time.sleep(backoff_s * 2 ** (attempt - 1))
+        except (ValueError, StopIteration) as error:
+            message = explain_routing(error, service, route)
+            if message is None:
+                raise
+            logger.warning("%s could not be routed (%s: %s): %s", service, type(error).__name__, error, message)
+            raise UserError(message) from None
     raise AssertionError("unreachable")
 
 
@@ -46,9 +95,30 @@ def describe(error: Exception) -> str:
     return f"{type(error).__name__}" + (f" (HTTP {status})" if status else "")
 
 
-def explain(error: Exception, service: str) -> str:
+def explain(error: Exception, service: str, route: Route | None = None) -> str:
     """What happened and what to do, for the person using the app."""
     status = status_of(error)
+    if isinstance(error, OfflineModeIsEnabled):
+        return (
+            f"HF_HUB_OFFLINE is set, so huggingface_hub refuses to call the {service} service (even a local one). "
+            "The owner of this app should unset HF_HUB_OFFLINE."
+        )
+    if route and isinstance(error, RepositoryNotFoundError):
+        return (
+            f"The {service} model {route.model} was not found on the Hugging Face Hub. "
+            f"The owner of this app should check {route.flag('model')}."
+        )
+    if status == 402:
+        return (
+            f"The {service} service refused the call (error 402): the app's Hugging Face account has used up its "
+            "Inference Providers credits. The owner of this app should add credits or a PRO plan at "
+            "https://hf.co/settings/billing."
+        )
+    if route and status == 404 and not route.is_url:
+        return (
+            f"The {route.provider_name} does not serve {route.model} (error 404). The owner of this app should "
+            f"set {route.flag('provider')} to a provider that serves it, or {route.flag('model')} to another model."
+        )
     if status in (401, 403):
         return (
             f"The {service} service refused the app's Hugging Face token (error {status}). "
@@ -65,6 +135,37 @@ def explain(error: Exception, service: str) -> str:
     if status:
         return f"The {service} service failed (error {status}). Please try again."
     return f"The {service} service failed. Please try again."
+
+
+def explain_routing(error: Exception, service: str, route: Route | None) -> str | None:
+    """What huggingface_hub's refusal to route a call means and which setting to change; None if it is not one."""
+    if route is None:
+        return None
+    served_by = "a provider that serves it"
+    if task := HUB_TASKS.get(service):
+        able = [name for name, tasks in PROVIDERS.items() if task in tasks]
+        served_by = " or ".join(able) if len(able) <= 3 else "a provider that can"
+    text = str(error)
+    chosen = "chosen by auto, the first in the account's order, " if route.provider == "auto" else ""
+    if isinstance(error, StopIteration) or NOT_SERVED.search(text):
+        who = "No Inference Provider" if route.provider == "auto" else f"The {route.provider_name} does not"
+        serves = "serves" if route.provider == "auto" else "serve"
+        return (
+            f"{who} {serves} {route.model} for the app's Hugging Face account. The owner of this app should set "
+            f"{route.flag('model')} to a model that one serves, or {route.flag('provider')} to {served_by} "
+            f"(and enable it at {PROVIDER_SETTINGS})."
+        )
+    if match := LACKS_TASK.search(text) or UNKNOWN_PROVIDER.search(text):
+        return (
+            f"The {match.group(1)} provider, {chosen}cannot do {service} in this app. "
+            f"The owner of this app should set {route.flag('provider')} to {served_by}."
+        )
+    if WRONG_TASK.search(text):
+        return (
+            f"{route.model} is not a {service} model. The owner of this app should set {route.flag('model')} "
+            f"to a {service} model."
+        )
+    return None
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 from huggingface_hub import InferenceClient
 from pydub import AudioSegment
 
-from errors import UserError, call_api
+from errors import Route, UserError, call_api
 
 MIN_QUESTION_S = 0.3
 SILENCE_DBFS = -50.0  # a recording whose loudest sample is quieter than this holds no question
@@ -47,16 +47,20 @@ class Ears(Protocol):
 
 
 class InferenceEars:
-    """Speech recognition through the Inference API (`InferenceClient.automatic_speech_recognition`)."""
+    """Speech recognition through the Inference API (`InferenceClient.automatic_speech_recognition`).
+
+    The client's `provider` (hf-inference, fal-ai, auto...) routes a model id; a URL goes straight to its endpoint.
+    """
 
     def __init__(self, client: InferenceClient, model: str):
         self.client = client
         self.model = model
+        self.route = Route(model, client.provider or "auto", "asr")
         self.name = f"Whisper through the Inference API ({model})"
 
     def transcribe(self, wav: bytes) -> str:
-        result = call_api(lambda: self.client.automatic_speech_recognition(wav, model=self.model), "speech recognition")
-        return result.text
+        asr = lambda: self.client.automatic_speech_recognition(wav, model=self.model)  # noqa: E731
+        return call_api(asr, "speech recognition", self.route).text
 
 
 class LocalEars:

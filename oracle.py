@@ -6,7 +6,7 @@ from typing import Protocol
 
 from huggingface_hub import InferenceClient
 
-from errors import call_api
+from errors import Route, call_api
 
 SYSTEM_PROMPT = (
     "You are a magic 8 ball."
@@ -62,13 +62,17 @@ class ClassicOracle:
 
 
 class LLMOracle:
-    """An LLM through `InferenceClient.chat_completion`, prompted to answer with a cryptic proverb."""
+    """An LLM through `InferenceClient.chat_completion`, prompted to answer with a cryptic proverb.
+
+    The client's `provider` (auto, together, novita...) routes a model id; a URL goes straight to its server.
+    """
 
     listens = True
 
     def __init__(self, client: InferenceClient, model: str):
         self.client = client
         self.model = model
+        self.route = Route(model, client.provider or "auto", "llm")
         self.name = f"an LLM ({model})"
 
     def answer(self, question: str) -> str:
@@ -77,9 +81,8 @@ class LLMOracle:
             {"role": "user", "content": f"Magic 8 Ball please answer this question -  {question}"},
         ]
         seed = random.randint(1, 5000)
-        response = call_api(
-            lambda: self.client.chat_completion(messages, max_tokens=64, seed=seed, model=self.model), "language model"
-        )
+        chat = lambda: self.client.chat_completion(messages, max_tokens=64, seed=seed, model=self.model)  # noqa: E731
+        response = call_api(chat, "language model", self.route)
         return clean_answer(response.choices[0].message.content or "")
 
 

@@ -3,6 +3,9 @@
 import argparse
 import os
 from dataclasses import dataclass, fields
+from typing import get_args
+
+from huggingface_hub.inference._providers import PROVIDER_T
 
 DESCRIPTION = (
     "Jenny speaks at an average pace with a calm delivery in a very confined sounding environment "
@@ -17,6 +20,8 @@ class Settings:
     voice: str = "auto"
     asr_model: str = "openai/whisper-large-v3"
     llm_model: str = "mistralai/Mistral-7B-Instruct-v0.3"
+    asr_provider: str = "hf-inference"
+    llm_provider: str = "auto"
     tts_model: str = "ylacombe/parler-tts-mini-jenny-30H"
     tts_tokenizer: str = "parler-tts/parler_tts_mini_v0.1"
     voice_description: str = DESCRIPTION
@@ -31,6 +36,7 @@ class Settings:
     host: str | None = None
     port: int | None = None
     mcp: bool = False
+    cache_max_age_s: int = 600
 
 
 # field: (environment variable, help)
@@ -46,6 +52,8 @@ OPTIONS = {
         "what the app uses without HF_TOKEN)",
     ),
     "llm_model": ("MAGIC8_LLM_MODEL", "chat model id, or the URL of an OpenAI-compatible server"),
+    "asr_provider": ("MAGIC8_ASR_PROVIDER", "Inference Provider for speech recognition (hf-inference, fal-ai) or auto"),
+    "llm_provider": ("MAGIC8_LLM_PROVIDER", "Inference Provider for the LLM, or auto: the account's first"),
     "tts_model": ("MAGIC8_TTS_MODEL", "Parler-TTS weights"),
     "tts_tokenizer": ("MAGIC8_TTS_TOKENIZER", "Parler-TTS tokenizer"),
     "voice_description": ("MAGIC8_VOICE_DESCRIPTION", "how the Parler-TTS voice should sound"),
@@ -60,9 +68,12 @@ OPTIONS = {
     "host": ("GRADIO_SERVER_NAME", "address to listen on"),
     "port": ("GRADIO_SERVER_PORT", "port to listen on"),
     "mcp": ("MAGIC8_MCP", "also serve /ask and /ask_aloud as MCP tools, at /gradio_api/mcp/"),
+    "cache_max_age_s": ("MAGIC8_CACHE_MAX_AGE_S", "seconds gradio keeps an answer's audio and an upload in its cache"),
 }
 LOCAL_ASR = "local"  # the --asr-model that transcribes on this machine, with faster-whisper tiny.en
 VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
+PROVIDERS = ("auto", *get_args(PROVIDER_T))  # what huggingface_hub 0.36.2 can call
+CHOICES = {"voice": VOICES, "asr_provider": PROVIDERS, "llm_provider": PROVIDERS}
 
 
 def _flag(value: str) -> bool:
@@ -89,13 +100,20 @@ def parse_settings(argv: list[str] | None = None, environ=os.environ) -> Setting
             )
         else:
             kind = int if field.type in (int, int | None) else float if field.type is float else str
-            choices = VOICES if field.name == "voice" else None
+            choices = CHOICES.get(field.name)
             shown = "gradio's" if default is None else default
+            metavar = "PROVIDER" if field.name.endswith("_provider") else None
             parser.add_argument(
-                flag, type=kind, default=default, choices=choices, help=f"{help_text} (env {env}; default {shown})"
+                flag,
+                type=kind,
+                default=default,
+                choices=choices,
+                metavar=metavar,
+                help=f"{help_text} (env {env}; default {shown})",
             )
     args = parser.parse_args(argv)
-    if args.voice not in VOICES:
-        parser.error(f"MAGIC8_VOICE must be one of {', '.join(VOICES)}, not {args.voice!r}")
+    for name, choices in CHOICES.items():
+        if getattr(args, name) not in choices:
+            parser.error(f"{OPTIONS[name][0]} must be one of {', '.join(choices)}, not {getattr(args, name)!r}")
     token = environ.get("HF_TOKEN") or None
     return Settings(hf_token=token, **vars(args))

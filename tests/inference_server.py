@@ -53,6 +53,19 @@ class InferenceServer:
         seconds = round(len(AudioSegment.from_file(io.BytesIO(audio))) / 1000, 1)
         return self.transcripts.get(seconds, self.default_transcript)
 
+    def respond(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """The answer to a POST: a chat completion, or else the transcript of the audio in the body."""
+        if path.endswith("/chat/completions"):
+            return 200, self.complete(json.loads(body))
+        return 200, json.dumps({"text": self.transcribe(body)}).encode()
+
+    def respond_to_get(self, path: str) -> tuple[int, bytes]:
+        return 404, b'{"error": "Not Found"}'
+
+    def complete(self, payload: dict) -> bytes:
+        question = payload["messages"][-1]["content"].split(" -  ", 1)[-1]
+        return json.dumps(_completion(self.answer_for(question))).encode()
+
     def _handler(self):
         server = self
 
@@ -77,16 +90,17 @@ class InferenceServer:
                 time.sleep(server.delay_s)
                 if fault:
                     return self._send(fault[0], fault[1].encode())
-                if is_chat:
-                    messages = json.loads(body)["messages"]
-                    question = messages[-1]["content"].split(" -  ", 1)[-1]
-                    return self._send(200, json.dumps(_completion(server.answer_for(question))).encode())
-                return self._send(200, json.dumps({"text": server.transcribe(body)}).encode())
+                return self._send(*server.respond(self.path, body))
 
-            def _send(self, status: int, data: bytes):
+            def do_GET(self):
+                return self._send(*server.respond_to_get(self.path))
+
+            def _send(self, status: int, data: bytes, headers: dict | None = None):
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

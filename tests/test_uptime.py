@@ -1,0 +1,162 @@
+"""Weeks without a restart: nothing piles up on disk or in memory, uploads are bounded, GPU time is sized to the
+answer, and a listener who closes the tab frees the voice for the next one at once."""
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from browser import LAPTOP, AppPage, launch_chromium, speak_question
+from conftest import decoded_seconds, write_wav
+from gradio_client import Client
+from playwright.sync_api import expect, sync_playwright
+
+import app
+from parler import tiny_random_voice
+from settings import Settings
+
+CACHE_MAX_AGE_S = 2
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {path for path in Path(folder).rglob("*") if path.is_file()}
+
+
+@pytest.fixture
+def serve(online_settings):
+    """Serve the app as `main` does (queue, cache cleaning, upload limit) with the given voice; yields its URL."""
+    launched = []
+
+    def serve(voice, **changes) -> str:
+        settings = replace(online_settings, cache_max_age_s=CACHE_MAX_AGE_S, **changes)
+        app.start(settings, voice)
+        app.configure_queue(settings)
+        _, url, _ = app.demo.launch(
+            server_name="127.0.0.1",
+            server_port=None,
+            prevent_thread_lock=True,
+            quiet=True,
+            max_file_size=app.upload_limit_bytes(settings),
+        )
+        launched.append(url)
+        return url
+
+    yield serve
+    if launched:
+        app.demo.close()
+
+
+CREATED: list[Path] | None = None  # files this process creates while a test records them
+
+
+def record_created_files(event: str, args: tuple) -> None:
+    """An audit hook: note every file opened for creation (other processes share the temp folder)."""
+    if CREATED is not None and event == "open" and isinstance(args[0], (str, Path)):
+        mode, flags = args[1] or "", args[2] or 0
+        if any(letter in mode for letter in "wxa") or flags & os.O_CREAT:
+            CREATED.append(Path(args[0]))
+
+
+sys.addaudithook(record_created_files)
+
+
+@pytest.fixture
+def created_files():
+    global CREATED
+    CREATED = []
+    yield CREATED
+    CREATED = None
+
+
+def test_ask_leaves_no_file_behind_and_gradio_forgets_its_copy(serve, tiny_voice, created_files):
+    client = Client(serve(tiny_voice), verbose=False, download_files=False)
+    answers = [client.predict(f"Question {i}?", api_name="/ask") for i in range(2)]
+
+    temp, cache = Path(tempfile.gettempdir()), Path(app.demo.GRADIO_CACHE)
+    outside_cache = [path for path in created_files if path.is_relative_to(temp) and not path.is_relative_to(cache)]
+    assert [path for path in outside_cache if path.is_file()] == []
+    cached = [Path(audio["path"]) for _, audio in answers]
+    assert all(path.suffix == ".mp3" and path.is_relative_to(app.demo.GRADIO_CACHE) for path in cached)
+    assert decoded_seconds(httpx.get(answers[0][1]["url"]).content) > 0.5
+    deadline = time.monotonic() + 10 * CACHE_MAX_AGE_S  # checked every CACHE_MAX_AGE_S / 2
+    while any(path.exists() for path in cached) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(path.exists() for path in cached)
+
+
+def test_streamed_answers_are_forgotten_once_old(serve, tiny_voice):
+    client = Client(serve(tiny_voice), verbose=False, download_files=False)
+    client.predict("Will it rain?", api_name="/answer_typed")
+    list(client.submit(api_name="/read_typed_answer"))
+    assert sum(len(runs) for runs in app.demo.pending_streams.values()) == 1
+    ended_at = {}
+    app.forget_old_streams(max_age_s=60, now=0.0, ended_at=ended_at)
+    app.forget_old_streams(max_age_s=60, now=30.0, ended_at=ended_at)
+    assert sum(len(runs) for runs in app.demo.pending_streams.values()) == 1  # young: still there for its player
+    app.forget_old_streams(max_age_s=60, now=61.0, ended_at=ended_at)
+    assert dict(app.demo.pending_streams) == {} and ended_at == {}
+
+
+def upload(url: str, data: bytes) -> httpx.Response:
+    return httpx.post(f"{url}gradio_api/upload", files={"files": ("question.wav", data, "audio/wav")}, timeout=60)
+
+
+def test_an_upload_far_bigger_than_a_question_is_refused_and_nothing_is_kept(serve, tiny_voice, tmp_path):
+    url = serve(tiny_voice)
+    limit = app.upload_limit_bytes(app.settings)
+    longest = write_wav(tmp_path / "longest.wav", app.settings.max_question_s, rate=48000, channels=2)
+    assert limit > 1.5 * longest.stat().st_size  # the longest question, recorded in stereo, passes easily
+    assert upload(url, longest.read_bytes()).status_code == 200
+
+    before = files_under(app.demo.GRADIO_CACHE)
+    refused = upload(url, bytes(limit + 1))
+    assert refused.status_code == 413
+    assert refused.text == f"File size exceeded maximum allowed size of {limit} bytes."
+    assert files_under(app.demo.GRADIO_CACHE) == before
+
+
+def test_gpu_time_is_sized_to_the_answer():
+    app.start(Settings(voice="none", max_speech_s=20.0))
+    short, long = app.gpu_seconds("Yes."), app.gpu_seconds("A watched pot never boils. " * 7)
+    assert short <= 15 < long
+    assert app.gpu_seconds("word " * 1000) == 20 * app.GPU_S_PER_SPEECH_S + app.GPU_MARGIN_S  # the speech limit
+    assert app.gpu_seconds(None) == app.GPU_MARGIN_S
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    question = speak_question(tmp_path_factory.mktemp("microphone") / "question.wav", "Should I get a dog?")
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, question)
+        yield browser
+        browser.close()
+
+
+def test_a_listener_who_closes_the_tab_frees_the_voice_for_the_next(serve, browser):
+    voice = tiny_random_voice(description="A calm voice.", first_chunk_s=0.25, chunk_s=0.5, max_speech_s=8.0)
+    url = serve(voice)
+    chunk_frames = voice.play_steps
+
+    first = AppPage(browser.new_context(viewport=LAPTOP).new_page(), url)
+    first.ask_in_writing("Will it rain tomorrow?")
+    first.wait_until_played_past(0.5, timeout_s=60)
+    leaving = voice.last_streamer
+    generated_when_closed = len(leaving.frames)
+    first.page.context.close()
+
+    second = AppPage(browser.new_context(viewport=LAPTOP).new_page(), url)
+    second.ask_in_writing("Should I get a dog?")
+    expect(second.answer).to_have_value(
+        "A dog is ready for you, but are you ready for Should I get a dog?", timeout=60_000
+    )
+    second.wait_until_played_past(1.0, timeout_s=60)
+    assert voice.last_streamer is not leaving
+    assert leaving.cancelled.is_set()
+    generated = len(leaving.frames)
+    assert generated < voice.max_new_tokens - voice.model.decoder.num_codebooks  # it stopped before the end
+    assert generated - generated_when_closed <= 2 * chunk_frames  # within about one chunk of the tab closing
+    second.page.context.close()
