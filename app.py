@@ -92,16 +92,21 @@ def local_ears() -> LocalEars:
 
 
 def load_ears(settings: Settings, client: InferenceClient) -> tuple[Ears | None, str]:
-    """The Inference API's ears with a token (or an endpoint's URL), local ears otherwise or when asked for."""
+    """The Inference API's ears with a token (or an endpoint's URL), local ears otherwise, when asked for, or when
+    HF_HUB_OFFLINE would refuse every call."""
     asr_is_url = settings.asr_model.startswith(("http://", "https://"))
     if settings.asr_model == LOCAL_ASR:
         return local_ears(), ""
+    note = ""
     if not settings.offline and (settings.hf_token or asr_is_url):
-        return InferenceEars(client, settings.asr_model), ""
+        if not constants.HF_HUB_OFFLINE:
+            return InferenceEars(client, settings.asr_model), ""
+        note = f"HF_HUB_OFFLINE is set, so Whisper tiny.en on this machine hears instead of {settings.asr_model}."
+        logger.warning(note)
     try:
-        return local_ears(), ""
+        return local_ears(), note
     except Exception as error:
-        return None, f"The local speech recognition could not be loaded ({type(error).__name__})."
+        return None, f"{note} The local speech recognition could not be loaded ({type(error).__name__}).".lstrip()
 
 
 def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
@@ -160,11 +165,16 @@ def you_asked(question: str) -> str:
 
 
 def in_the_window(answer: str | None) -> str:
-    """The answer as the toy shows it: on the blue triangle in the ball's window (as text, escaped)."""
-    size = "short" if len(answer or "") <= 24 else "medium" if len(answer or "") <= 70 else "long"
+    """The answer as the toy shows it: on the blue triangle in the ball's window (as text, escaped), in a size that
+    fits its length and its longest word on a line."""
+    text = answer or ""
+    size = "short" if len(text) <= 24 else "medium" if len(text) <= 70 else "long"
+    longest = max((len(word) for word in text.split()), default=1)
+    font_cqw = min(FONT_CQW[size], WINDOW_LINE_CQW / longest)
     return (
         '<div class="ball"><div class="window"><div class="triangle"></div>'
-        f'<p class="answer {size}" aria-live="polite">{html.escape(answer or "")}</p></div></div>'
+        f'<p class="answer {size}" style="font-size: {font_cqw:.1f}cqw" aria-live="polite">{html.escape(text)}</p>'
+        "</div></div>"
     )
 
 
@@ -272,11 +282,11 @@ BALL_CSS = """
   clip-path: polygon(0 0, 100% 0, 50% 100%); background: linear-gradient(#2f6fe4, #1642b0); }
 .answer { position: absolute; left: 19%; right: 19%; top: 19%; margin: 0; color: #fff; text-align: center;
   font-family: system-ui, sans-serif; font-weight: 700; text-transform: uppercase; line-height: 1.15;
-  overflow-wrap: anywhere; }
-.short { font-size: 6.4cqw; }
-.medium { font-size: 4.8cqw; }
-.long { left: 12%; right: 12%; top: 15%; font-size: 3.6cqw; text-transform: none; }
+  overflow-wrap: break-word; }
+.long { left: 12%; right: 12%; top: 15%; text-transform: none; }
 """
+FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by the answer's length
+WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
 with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
@@ -284,7 +294,9 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         """
         <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>
         <h3 style='text-align: center;'> Ask a question and receive wisdom </h3>
-        <p style='text-align: center;'> Powered by <a href="https://github.com/huggingface/parler-tts"> Parler-TTS</a>
+        <p style='text-align: center;'> Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
+        <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a> and
+        <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a></p>
         """
     )
     backends = gr.Markdown()

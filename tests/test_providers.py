@@ -25,6 +25,7 @@ from huggingface_hub.utils import reset_sessions
 
 import app
 from errors import UserError
+from listen import LocalEars
 from oracle import CLASSIC_ANSWERS, LLMOracle
 from settings import Settings
 
@@ -175,6 +176,13 @@ def test_hf_hub_offline_with_a_remote_llm_is_said_on_the_page_and_the_toy_answer
     assert "Unset HF_HUB_OFFLINE" in page and "HF_HUB_OFFLINE is set" in log()
     assert app.answer_text("Will it rain?") in CLASSIC_ANSWERS
     assert inference_server.requests == []
+
+
+def test_hf_hub_offline_with_remote_speech_recognition_hears_on_this_machine(hub_offline, log):
+    app.start(SPACE)
+    assert isinstance(app.ears, LocalEars)
+    note = f"HF_HUB_OFFLINE is set, so Whisper tiny.en on this machine hears instead of {WHISPER}."
+    assert note in app.describe_backends() and note in log()
 
 
 def test_hf_hub_offline_refusing_a_call_is_explained(hub_offline, log, inference_server):
