@@ -9,8 +9,6 @@ import logging
 import math
 import os
 import sys
-import threading
-import time
 import traceback
 from contextlib import closing, contextmanager
 
@@ -19,6 +17,7 @@ import numpy as np
 from huggingface_hub import InferenceClient, constants
 
 import hls
+import upkeep
 from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, LocalEars, hear
@@ -42,7 +41,6 @@ SPEECH_CHARS_PER_S = 12  # a slow speaker: 200 characters (the longest answer) i
 GPU_S_PER_SPEECH_S = 2.0  # ZeroGPU time reserved per second of speech: generation at half real time still fits
 GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
-ANALYTICS_KEPT = 1000  # gradio's per-event records kept for its analytics summary
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
@@ -356,41 +354,6 @@ def spread_mcp_tool_outputs() -> None:
     GradioMCPServer._execute_tool_without_progress = tool_outputs
 
 
-def forget_old_streams(max_age_s: float, now: float, ended_at: dict) -> None:
-    """Drop gradio's in-memory copy of every answer that finished streaming over `max_age_s` ago.
-
-    gradio 6.17.3 keeps each streamed answer's segments (`Blocks.pending_streams`) for good, and one record per event
-    (`Queue.event_analytics`); `ended_at` remembers when a stream was first seen ended.
-    """
-    for session, runs in list(demo.pending_streams.items()):
-        for run, streams in list(runs.items()):
-            if all(stream.ended for stream in streams.values()):
-                if now - ended_at.setdefault((session, run), now) > max_age_s:
-                    runs.pop(run, None)
-                    ended_at.pop((session, run), None)
-        if not runs:
-            demo.pending_streams.pop(session, None)
-    queue = demo._queue
-    if len(queue.event_analytics) > 2 * ANALYTICS_KEPT:
-        for event_id in list(queue.event_analytics)[:-ANALYTICS_KEPT]:
-            queue.event_analytics.pop(event_id, None)
-        queue.event_count_at_last_cache = 0
-
-
-def keep_forgetting_streams() -> None:
-    """Run `forget_old_streams` in the background every `cache_max_age_s / 2` seconds, once per process."""
-    if any(thread.name == "forget-old-streams" for thread in threading.enumerate()):
-        return
-
-    def forget_forever():
-        ended_at = {}
-        while True:
-            time.sleep(settings.cache_max_age_s / 2)
-            forget_old_streams(settings.cache_max_age_s, time.monotonic(), ended_at)
-
-    threading.Thread(target=forget_forever, name="forget-old-streams", daemon=True).start()
-
-
 def upload_limit_bytes(settings: Settings) -> int:
     """The largest upload accepted: far more than a recording of `max_question_s` takes."""
     return max(1_000_000, int(settings.max_question_s * UPLOAD_BYTES_PER_S))
@@ -405,7 +368,7 @@ def configure_queue(settings: Settings) -> gr.Blocks:
     were made, checked every `cache_max_age_s / 2`.
     """
     demo.delete_cache = (max(1, settings.cache_max_age_s // 2), settings.cache_max_age_s)
-    keep_forgetting_streams()
+    upkeep.keep_forgetting_streams(demo, settings.cache_max_age_s)
     speaking_at_once = settings.gpu_concurrency if isinstance(voice, ParlerVoice) else os.cpu_count() or 1
     return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
 

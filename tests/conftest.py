@@ -3,6 +3,8 @@
 import re
 import subprocess
 import sys
+import threading
+import time
 import wave
 from pathlib import Path
 
@@ -18,6 +20,23 @@ from parler import tiny_random_voice  # noqa: E402
 from settings import Settings  # noqa: E402
 
 TOKEN = "hf_test_secret_token_do_not_leak"
+
+
+def voice_threads_end(timeout_s: float) -> bool:
+    """Whether every Parler-TTS generation thread has ended within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while any(thread.name == "parler-tts-generate" for thread in threading.enumerate()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_voice_thread_at_exit():
+    """Python exiting while a generation thread is inside torch aborts the process: let cancelled ones finish."""
+    yield
+    voice_threads_end(timeout_s=30)
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 from browser import LAPTOP, AppPage, launch_chromium, speak_question
-from conftest import decoded_seconds, write_wav
+from conftest import decoded_seconds, voice_threads_end, write_wav
 from gradio_client import Client
 from playwright.sync_api import expect, sync_playwright
 
 import app
+import upkeep
 from parler import tiny_random_voice
 from settings import Settings
 
@@ -95,10 +96,10 @@ def test_streamed_answers_are_forgotten_once_old(serve, tiny_voice):
     list(client.submit(api_name="/read_typed_answer"))
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1
     ended_at = {}
-    app.forget_old_streams(max_age_s=60, now=0.0, ended_at=ended_at)
-    app.forget_old_streams(max_age_s=60, now=30.0, ended_at=ended_at)
+    upkeep.forget_old_streams(app.demo, max_age_s=60, now=0.0, ended_at=ended_at)
+    upkeep.forget_old_streams(app.demo, max_age_s=60, now=30.0, ended_at=ended_at)
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1  # young: kept for the player
-    app.forget_old_streams(max_age_s=60, now=61.0, ended_at=ended_at)
+    upkeep.forget_old_streams(app.demo, max_age_s=60, now=61.0, ended_at=ended_at)
     assert dict(app.demo.pending_streams) == {} and ended_at == {}
 
 
@@ -161,3 +162,4 @@ def test_a_listener_who_closes_the_tab_frees_the_voice_for_the_next(serve, brows
     assert generated < voice.max_new_tokens - voice.model.decoder.num_codebooks  # it stopped before the end
     assert generated - generated_when_closed <= 2 * chunk_frames  # within about one chunk of the tab closing
     second.page.context.close()
+    assert voice_threads_end(timeout_s=30), "the voice went on generating after the last listener left"
