@@ -84,6 +84,7 @@ class PiperVoice:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # onnxruntime's default takes every core, against Whisper and torch
         options.inter_op_num_threads = 1
+        options.enable_mem_pattern = False  # its plan is kept per input length: memory grew with every new length
         session = onnxruntime.InferenceSession(
             str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
         )
