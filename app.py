@@ -176,11 +176,11 @@ def in_the_window(answer: str | None) -> str:
     )
 
 
-def generate_response(audio: str | None):
-    """CPU step: hear the question, show it and answer it. The answer shows only once its audio does."""
+def generate_response(audio: str | None) -> tuple[str, str]:
+    """CPU step: hear the question and answer it; the answer, and the line that shows what was heard."""
     with explained_failures(ANSWER_FAILED):
         question = heard_question(audio)
-        return oracle.answer(question), None, None, you_asked(question)
+        return oracle.answer(question), you_asked(question)
 
 
 def gpu_seconds(answer: str | None) -> int:
@@ -199,6 +199,7 @@ def read_response(answer: str | None):
         yield answer, None
         return
     stream = AacStream(voice.sampling_rate)
+    yield gr.skip(), None  # the player gets the stream's address now, and sets itself up while the voice speaks
     with explained_failures(VOICE_FAILED), closing(voice.speak(answer)) as chunks:
         for chunk in chunks:
             if data := stream.encode(chunk):
@@ -216,9 +217,23 @@ def answer_text(question: str) -> str:
         return oracle.answer(question)
 
 
-def answer_typed(question: str):
-    """CPU step for a typed question: answer it; the voice step speaks it, as for a spoken one."""
-    return answer_text(question), None, None, you_asked(question.strip())
+def speak_to_the_page(answer: str, heard: str):
+    """The GPU step's chunks for the page's outputs (Answer, Spoken Answer, what was heard)."""
+    for shown, data in read_response(answer):
+        yield shown, data, heard
+
+
+def respond_aloud(audio: str | None):
+    """The page's spoken question, in one event: hear and answer it (CPU step), then speak it (GPU step).
+
+    One event, not two chained: the page would wait for the first to end before asking for the second.
+    """
+    yield from speak_to_the_page(*generate_response(audio))
+
+
+def respond_typed(question: str):
+    """The page's typed question, in one event: answer it (CPU step), then speak it (GPU step)."""
+    yield from speak_to_the_page(answer_text(question), you_asked((question or "").strip()))
 
 
 @spaces.GPU(duration=gpu_seconds)
@@ -304,7 +319,6 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         with gr.Row(equal_height=True):
             audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
-            state = gr.State()
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
         with gr.Row(equal_height=True):
@@ -318,18 +332,12 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         api_heard = gr.Textbox(label="Question heard")
 
     demo.load(describe_backends, None, backends, api_visibility="private")
-    # The page's own steps are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
-    # and the one MCP tool. Answering has no limit of its own; every step that speaks shares the "voice" group.
-    answer_step = dict(api_visibility="undocumented", concurrency_limit=None)
-    speak_step = dict(api_visibility="undocumented", concurrency_id="voice")
-    answered = [state, answer, audio_out, heard]
-    audio_in.stop_recording(generate_response, audio_in, answered, **answer_step).success(
-        read_response, state, [answer, audio_out], **speak_step
-    )
-    typed = [question.submit, ask_button.click]
-    gr.on(typed, answer_typed, question, answered, **answer_step).success(
-        read_response, state, [answer, audio_out], api_name="read_typed_answer", **speak_step
-    )
+    # The page's own events are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
+    # and the one MCP tool. Every event that speaks shares the "voice" group.
+    page_step = dict(api_visibility="undocumented", concurrency_id="voice")
+    answered = [answer, audio_out, heard]
+    audio_in.stop_recording(respond_aloud, audio_in, answered, **page_step)
+    gr.on([question.submit, ask_button.click], respond_typed, question, answered, **page_step)
     # The Answer box's change arrives only when the whole answer has streamed, so the ball also follows the player.
     shown = [answer.change, audio_out.play]
     gr.on(shown, in_the_window, answer, ball, api_visibility="private", show_progress="hidden", queue=False)
@@ -363,7 +371,8 @@ def configure_queue(settings: Settings) -> gr.Blocks:
     """Queue every event: Parler-TTS speaks `gpu_concurrency` answers at once, the others wait their turn.
 
     CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
-    once. The CPU step (Inference API calls) has no limit of its own, so hearing a question never waits behind speech.
+    once. The page's events hear, answer and speak in one event each, so a question waits for one of these slots
+    before it is heard.
     Files in gradio's cache (uploads, answers) and answers kept in memory are deleted `cache_max_age_s` after they
     were made, checked every `cache_max_age_s / 2`.
     """

@@ -76,14 +76,15 @@ async def playlist_route(session_hash: str, run: int, component_id: int, request
 
     A plain reload of a playlist that has not changed since it was last served waits the same way: hls.js reloads
     once more, plainly, right after its first load (and after a blocking reload timed out), then would wait for
-    target/2 (0.5 s or more) before asking again.
+    target/2 (0.5 s or more) before asking again. So does the first load of a stream that has no segment yet (the
+    page gets its address before the voice has spoken): hls.js takes a playlist without segments for an error.
     """
     stream = request.app.get_blocks().pending_streams[session_hash].get(run, {}).get(component_id)
     if not stream:
         return Response(status_code=404)
     if (sequence := request.query_params.get("_HLS_msn", "")).isdigit():
         await wait_for_segment(stream, int(sequence), MAX_BLOCK_S)
-    elif (served := stream.__dict__.get("hls_served")) == (len(stream.segments), stream.ended):
+    elif (served := stream.__dict__.get("hls_served", (0, False))) == (len(stream.segments), stream.ended):
         await wait_for_segment(stream, FIRST_SEQUENCE + served[0], MAX_BLOCK_S)
     stream.hls_served = (len(stream.segments), stream.ended)
     return Response(content=playlist(stream), media_type="application/vnd.apple.mpegurl")

@@ -27,7 +27,7 @@ class Settings:
     voice_description: str = DESCRIPTION
     espeak_voice: str = "en-us"
     first_chunk_s: float = 0.28  # the first segment must hold 0.2 s (audio_utils.FIRST_SEGMENT_S) at 22,050 Hz too
-    chunk_s: float = 0.5  # a voice at 1.5x real time makes 0.5 s while 0.5 s plays; slower voices: audio_utils.Segments
+    chunk_s: float = 0.3  # at 1.5x real time the second chunk is there before the first 0.28 s has played
     max_speech_s: float = 20.0
     max_question_s: float = 30.0
     inference_timeout_s: float = 20.0

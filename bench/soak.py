@@ -3,8 +3,8 @@
 `python app.py` runs as its own process with the CPU voice (Piper), its own temp folder (so gradio's cache is its
 alone), a loopback Inference API (tests/inference_server.py: a different answer for every question) and a short
 cache age.
-Every sixth answer is a spoken question through the page's own events (upload, /generate_response, /read_response,
-the HLS stream fetched as a player does); the others are typed questions through /ask (the MP3 fetched). Every 50
+Every sixth answer is a spoken question through the page's own event (upload, /respond_aloud, the HLS stream
+fetched as a player does); the others are typed questions through /ask (the MP3 fetched). Every 50
 answers it samples the app's resident memory (RSS) and the bytes in its temp folder (gradio's cache included).
 
     python bench/soak.py            # 500 answers through /ask and 100 spoken questions
@@ -93,8 +93,7 @@ def ask_in_writing(client: Client, question: str) -> None:
 
 
 def ask_aloud(client: Client, question_wav: str, question: str) -> None:
-    client.predict(handle_file(question_wav), api_name="/generate_response")
-    answer, audio = list(client.submit(api_name="/read_response"))[-1]
+    answer, audio, _ = client.predict(handle_file(question_wav), api_name="/respond_aloud")
     assert answer.endswith(question), answer
     playlist = httpx.get(audio["url"], timeout=60).text
     segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]

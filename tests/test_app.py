@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
 from conftest import TOKEN, decoded_seconds, write_wav
@@ -34,16 +35,11 @@ def test_spoken_question_gets_spoken_answer_through_gradio(served_app, inference
     inference_server.transcripts[1.2] = "Will I find my keys?"
     client = Client(served_app, verbose=False, download_files=False)
 
-    answer_box, audio, heard = client.predict(
-        handle_file(str(write_wav(tmp_path / "q.wav", 1.2))), api_name="/generate_response"
-    )
-    assert (answer_box, audio) == (None, None)  # the answer shows only with its audio
-    assert heard == '<p class="heard">You asked: <q>Will I find my keys?</q></p>'
-
-    outputs = list(client.submit(api_name="/read_response"))
+    outputs = list(client.submit(handle_file(str(write_wav(tmp_path / "q.wav", 1.2))), api_name="/respond_aloud"))
+    assert all(heard == '<p class="heard">You asked: <q>Will I find my keys?</q></p>' for _, _, heard in outputs)
+    assert outputs[0][0] == gr.skip() and outputs[0][1]  # the player opens first; the answer shows with its audio
     expected = "A dog is ready for you, but are you ready for Will I find my keys?"
-    assert outputs and all(text == expected for text, _ in outputs)
-    assert all(audio is not None for _, audio in outputs)
+    assert len(outputs) > 1 and all(text == expected for text, _, _ in outputs[1:])
 
     segments = fetch_stream(outputs[-1][1]["url"])
     assert len(segments) >= 3
@@ -54,7 +50,7 @@ def test_spoken_question_gets_spoken_answer_through_gradio(served_app, inference
 
 def test_answer_request_follows_the_guide(served_app, inference_server, tmp_path):
     client = Client(served_app, verbose=False, download_files=False)
-    client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/generate_response")
+    client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
 
     asr, chat = inference_server.asr_requests()[-1], inference_server.chat_requests()[-1]
     assert asr["path"] == "/asr" and asr["headers"]["authorization"] == f"Bearer {TOKEN}"
@@ -65,8 +61,9 @@ def test_answer_request_follows_the_guide(served_app, inference_server, tmp_path
 
 def test_read_response_streams_chunks_that_each_decode(online_settings, tiny_voice):
     app.start(online_settings, tiny_voice)
-    chunks = list(app.read_response("Outlook good."))
+    opening, *chunks = app.read_response("Outlook good.")
 
+    assert opening == (gr.skip(), None)  # the player's stream opens before the first chunk is spoken
     assert len(chunks) >= 3
     assert all(text == "Outlook good." for text, _ in chunks)
     for _, data in chunks:
@@ -79,6 +76,5 @@ def test_read_response_streams_chunks_that_each_decode(online_settings, tiny_voi
 def test_generate_response_strips_magic_8_ball_and_colons(online_settings, inference_server, tiny_voice, tmp_path):
     inference_server.answer_for = lambda question: "Magic 8 Ball: Curiosity: it killed the cat."
     app.start(online_settings, tiny_voice)
-    answer, answer_box, audio, _ = app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))
+    answer, _ = app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))
     assert answer == "Curiosity it killed the cat."
-    assert (answer_box, audio) == (None, None)

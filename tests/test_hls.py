@@ -3,6 +3,7 @@
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import gradio as gr
 import httpx
@@ -33,6 +34,15 @@ def paced_stream():
         go[1].wait(10)
         yield stream.close()
 
+    with served_stream(speak) as url:
+        yield url, go
+        for event in go:
+            event.set()
+
+
+@contextmanager
+def served_stream(speak):
+    """A served app that streams what `speak` yields; the stream's playlist address, once the page has it."""
     with gr.Blocks() as demo:
         audio = StreamingAudio(streaming=True)
         gr.Button().click(speak, None, audio, api_name="speak")
@@ -43,9 +53,7 @@ def paced_stream():
         while not job.outputs():
             job.status()
             time.sleep(0.05)
-        yield job.outputs()[0]["url"], go
-        for event in go:
-            event.set()
+        yield job.outputs()[0]["url"]
         job.result()
     finally:
         demo.close()
@@ -87,6 +95,26 @@ def test_reload_waits_for_the_next_segment_then_for_the_end(paced_stream):
     assert playlist.rstrip().endswith("#EXT-X-ENDLIST")
     audio = b"".join(httpx.get(httpx.URL(url).join(name)).content for name in segments(playlist))
     assert len(audio) > 1000
+
+
+def test_the_first_load_of_a_stream_waits_for_its_first_segment():
+    """The page gets the stream's address before the voice has spoken: hls.js's first load is answered with the
+    first segment, not with an empty playlist (which hls.js takes for an error)."""
+    go = threading.Event()
+    stream = AacStream(RATE, segments=Segments(first_s=0))
+
+    def speak():
+        yield None
+        go.wait(10)
+        yield stream.encode(tone(0.5))
+        yield stream.close()
+
+    with served_stream(speak) as url, ThreadPoolExecutor() as pool:
+        first_load = pool.submit(httpx.get, url, timeout=20)
+        time.sleep(0.5)
+        assert not first_load.done(), "the first load was answered before the first segment existed"
+        go.set()
+        assert len(segments(first_load.result().text)) == 1
 
 
 def test_a_plain_reload_answers_at_once(paced_stream):

@@ -61,13 +61,12 @@ def ask(url: str, question_wav: str) -> Session:
     """One user: record a question, then listen to the answer as it streams."""
     client = Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 600})
     start = time.monotonic()
-    client.predict(handle_file(question_wav), api_name="/generate_response")
     first_audio = None
-    job = client.submit(api_name="/read_response")
-    for _, audio in job:
-        if audio and first_audio is None:
+    job = client.submit(handle_file(question_wav), api_name="/respond_aloud")
+    for answer, _, _ in job:
+        if answer and first_audio is None:  # the answer shows with its first chunk of audio
             first_audio = time.monotonic() - start
-    answer, audio = job.outputs()[-1]
+    answer, audio, _ = job.outputs()[-1]
     return Session(answer, fetch_hls(audio["url"]), first_audio)
 
 

@@ -157,8 +157,8 @@ def test_spoken_question_is_transcribed_locally_offline(inference_server, espeak
     question = write_speech(tmp_path / "question.wav", piper_voice, "Will my plants grow?")
     with serving(settings, espeak_voice) as url:
         client = Client(url, verbose=False, download_files=False)
-        _, _, heard = client.predict(handle_file(question), api_name="/generate_response")
-        outputs = list(client.submit(api_name="/read_response"))
+        outputs = list(client.submit(handle_file(question), api_name="/respond_aloud"))
+        heard = outputs[-1][2]
         assert outputs[-1][0] in CLASSIC_ANSWERS
         assert decoded_seconds(streamed_audio(outputs)) > 0.5
     assert re.sub("<[^>]+>", "", heard) == "You asked: Will my plants grow?"
@@ -183,8 +183,7 @@ def test_local_ears_that_cannot_load_leave_the_toy_deaf_and_say_so(monkeypatch, 
 def test_typed_question_gets_a_spoken_classic_answer(espeak_voice):
     with serving(Settings(), espeak_voice) as url:
         client = Client(url, verbose=False, download_files=False)
-        client.predict("Will it rain tomorrow?", api_name="/answer_typed")
-        outputs = list(client.submit(api_name="/read_typed_answer"))
+        outputs = list(client.submit("Will it rain tomorrow?", api_name="/respond_typed"))
         assert outputs[-1][0] in CLASSIC_ANSWERS
         assert decoded_seconds(streamed_audio(outputs)) > 0.5
 
@@ -193,7 +192,7 @@ def test_empty_typed_question_is_refused(espeak_voice):
     with serving(Settings(), espeak_voice) as url:
         client = Client(url, verbose=False, download_files=False)
         with pytest.raises(AppError, match="Type a question first"):
-            client.predict("   ", api_name="/answer_typed")
+            client.predict("   ", api_name="/respond_typed")
 
 
 def pending_connection(server: socket.socket) -> bool:

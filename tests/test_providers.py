@@ -63,9 +63,8 @@ def serving(settings: Settings):
 
 
 def ask_aloud(client: Client, wav: Path) -> str:
-    """Record a question and hear the answer, as the page's events do; the answer's text."""
-    client.predict(handle_file(str(wav)), api_name="/generate_response")
-    return list(client.submit(api_name="/read_response"))[-1][0]
+    """Record a question and hear the answer, as the page's event does; the answer's text."""
+    return client.predict(handle_file(str(wav)), api_name="/respond_aloud")[0]
 
 
 def error_of(question_wav: Path | None = None) -> str:
@@ -150,7 +149,7 @@ def test_credits_used_up_402_is_explained_on_the_page(hub, log):
     hub.chat_faults = [(402, '{"error": "You have exceeded your monthly included credits for Inference Providers."}')]
     with serving(SPACE) as client:
         with pytest.raises(AppError) as raised:
-            client.predict("Should I get a dog?", api_name="/answer_typed")
+            client.predict("Should I get a dog?", api_name="/respond_typed")
     message = str(raised.value)
     assert "The language model service refused the call (error 402)" in message
     assert "used up its Inference Providers credits" in message and "https://hf.co/settings/billing" in message

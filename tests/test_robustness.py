@@ -66,7 +66,7 @@ def error_of(audio) -> str:
 
 
 def answer_of(audio) -> str:
-    answer, _, _, _ = app.generate_response(str(audio))
+    answer, _ = app.generate_response(str(audio))
     return answer
 
 
@@ -181,9 +181,7 @@ def test_without_a_token_local_ears_hear_and_the_classic_toy_answers(
     tiny_voice, piper_voice, inference_server, tmp_path
 ):
     app.start(Settings(voice="tiny-random"), tiny_voice)
-    answer, _, _, heard = app.generate_response(
-        str(write_speech(tmp_path / "q.wav", piper_voice, "Is it my lucky day?"))
-    )
+    answer, heard = app.generate_response(str(write_speech(tmp_path / "q.wav", piper_voice, "Is it my lucky day?")))
     assert answer in CLASSIC_ANSWERS
     shown = re.sub("<[^>]+>", "", heard)
     assert shown.startswith("You asked: ") and words(shown) == ["you", "asked", "is", "it", "my", "lucky", "day"]
@@ -285,19 +283,23 @@ def test_bad_input_and_faults_reach_the_browser_as_messages_and_the_app_keeps_se
     client = Client(served_app, verbose=False, download_files=False)
     (tmp_path / "notes.wav").write_text("not audio")
     with pytest.raises(AppError, match="could not be read as audio"):
-        client.predict(handle_file(str(tmp_path / "notes.wav")), api_name="/generate_response")
+        client.predict(handle_file(str(tmp_path / "notes.wav")), api_name="/respond_aloud")
     server.faults = [(401, '{"error": "Invalid credentials"}')]
     with pytest.raises(AppError) as raised:
-        client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/generate_response")
+        client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
     assert "set a valid HF_TOKEN" in str(raised.value) and TOKEN not in str(raised.value)
-    client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/generate_response")
-    answer, audio = list(client.submit(api_name="/read_response"))[-1]
+    answer, audio, _ = client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
     assert answer == "A dog is ready for you, but are you ready for Should I get a dog?" and audio
 
 
-def test_a_failed_question_is_not_followed_by_speaking_the_previous_answer():
-    read = next(d for d in app.demo.config["dependencies"] if d["api_name"] == "read_response")
-    assert read["trigger_only_on_success"] is True
+def test_a_failed_question_speaks_nothing(served_app, tmp_path):
+    """A question that cannot be heard ends with its message, before the player opens: nothing old is spoken."""
+    client = Client(served_app, verbose=False, download_files=False)
+    (tmp_path / "notes.wav").write_text("not audio")
+    job = client.submit(handle_file(str(tmp_path / "notes.wav")), api_name="/respond_aloud")
+    with pytest.raises(AppError, match="could not be read as audio"):
+        job.result()
+    assert job.outputs() == []
 
 
 def test_cancelled_answer_stops_generating_within_a_chunk(online_settings, tmp_path):
@@ -308,10 +310,9 @@ def test_cancelled_answer_stops_generating_within_a_chunk(online_settings, tmp_p
     try:
         # /cancel returns once the current chunk is done: allow for a slow, shared CPU
         client = Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 120})
-        client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/generate_response")
-        job = client.submit(api_name="/read_response")
+        job = client.submit(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
         start = time.monotonic()
-        while not any(audio for _, audio in job.outputs()) and time.monotonic() - start < 120:
+        while not any(answer for answer, _, _ in job.outputs()) and time.monotonic() - start < 120:  # first chunk
             time.sleep(0.05)
         job.cancel()
         wait_for_generate_threads_to_end()

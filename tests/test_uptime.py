@@ -92,8 +92,7 @@ def test_ask_leaves_no_file_behind_and_gradio_forgets_its_copy(serve, tiny_voice
 def test_streamed_answers_are_forgotten_once_old(serve, tiny_voice):
     client = Client(serve(tiny_voice), verbose=False, download_files=False)
     before = sum(len(runs) for runs in app.demo.pending_streams.values())  # earlier tests' answers, all ended
-    client.predict("Will it rain?", api_name="/answer_typed")
-    list(client.submit(api_name="/read_typed_answer"))
+    client.predict("Will it rain?", api_name="/respond_typed")
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1
     ended_at = {}
     upkeep.forget_old_streams(app.demo, max_age_s=60, now=0.0, ended_at=ended_at)
