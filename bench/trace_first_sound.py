@@ -1,0 +1,125 @@
+"""Where the time goes between the click and the first sound: one configuration of `bench_browser.py`, with the
+page's network requests (Chromium's DevTools protocol) beside the server's segments and the player's events.
+
+    python bench/trace_first_sound.py                          # ours, espeak-ng instant, 5 answers
+    python bench/trace_first_sound.py --config ours-paced --answers 3 --verbose
+
+Per answer, milliseconds after the click: the first segment on the server, the page asking for the playlist and
+getting it, asking for the first segment and getting it, `playing`, and the first sound. The first answer (a fresh
+process loading its code) is not counted. With --verbose, every request and media event of each answer.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from bench_browser import CONFIGS, QUESTIONS, free_port, wait_for_server  # noqa: E402
+from browser import AppPage, launch_chromium, speak_question  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+MILESTONES = {  # name: what marks it in the trace
+    "segment on server": lambda what: what.startswith("server segment"),
+    "playlist asked": lambda what: what.startswith("request playlist"),
+    "playlist got": lambda what: what.startswith("response playlist"),
+    "segment asked": lambda what: what.startswith("request segment"),
+    "segment got": lambda what: what.startswith("response segment"),
+    "playing": lambda what: what == "player playing",
+    "first sound": lambda what: what == "player sounding",
+}
+
+
+def kind_of(url: str) -> str:
+    path = url.split("?")[0]
+    return "playlist" if path.endswith(".m3u8") else "segment" if path.endswith(".aac") else path.rsplit("/", 1)[-1]
+
+
+def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[tuple[float, str]]:
+    """One typed question in a fresh window: (ms after the click, what happened), in order."""
+    segments_log.write_text("")
+    context = browser.new_context()
+    page = context.new_page()
+    devtools = context.new_cdp_session(page)
+    devtools.send("Network.enable")
+    network, names, wall_offset = [], {}, []
+
+    def sent(event):
+        wall_offset[:] = wall_offset or [event["wallTime"] * 1000 - event["timestamp"] * 1000]
+        names[event["requestId"]] = kind_of(event["request"]["url"])
+        network.append((event["timestamp"], f"request {names[event['requestId']]}"))
+
+    devtools.on("Network.requestWillBeSent", sent)
+    devtools.on(
+        "Network.responseReceived",
+        lambda event: network.append((event["timestamp"], f"response {names.get(event['requestId'], '?')}")),
+    )
+    app_page = AppPage(page, url)
+    page.wait_for_timeout(1000)
+    network.clear()
+    app_page.ask_in_writing(question)
+    page.wait_for_function("window.audioLog.some(e => e.type === 'ended')", timeout=180_000)
+    origin = page.evaluate("performance.timeOrigin")
+    log = app_page.audio_log()
+    context.close()
+    click = origin + next(e["t"] for e in log if e["type"] == "click")
+    trace = [(origin + e["t"] - click, f"player {e['type']}") for e in log if e["type"] != "click"]
+    trace += [(seconds * 1000 + wall_offset[0] - click, what) for seconds, what in network]
+    trace += [
+        (json.loads(line)["t_ms"] - click, f"server segment {json.loads(line)['s']:.3f} s")
+        for line in segments_log.read_text().splitlines()
+    ]
+    return sorted(trace)
+
+
+def milestones(trace: list[tuple[float, str]]) -> dict[str, float]:
+    return {name: next((t for t, what in trace if marks(what)), float("nan")) for name, marks in MILESTONES.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=list(CONFIGS), default="ours-instant")
+    parser.add_argument("--answers", type=int, default=5)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        workdir, port = Path(folder), free_port()
+        segments_log = workdir / "segments.jsonl"
+        with open(workdir / "app.log", "w") as app_log:
+            server = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "bench_browser.py"), "--serve", args.config, "--port", str(port)]
+                + ["--segments-log", str(segments_log)],
+                stdout=app_log,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}/"
+        browser = launch_chromium(playwright, speak_question(workdir / "question.wav", "Will it rain?"))
+        rows = []
+        try:
+            wait_for_server(url, server)
+            for i in range(args.answers + 1):
+                trace = trace_answer(browser, url, QUESTIONS[i % len(QUESTIONS)], segments_log)
+                if i == 0:
+                    continue
+                rows.append(milestones(trace))
+                if args.verbose:
+                    print(f"answer {i}:", *(f"{t:8.1f}  {what}" for t, what in trace if t > 0), sep="\n")
+        finally:
+            browser.close()
+            server.terminate()
+            server.wait(timeout=30)
+
+    print(f"{CONFIGS[args.config][3]}: ms after the click, median of {len(rows)} answers (max in brackets)")
+    for name in MILESTONES:
+        values = [row[name] for row in rows]
+        print(f"{name:>18}: {statistics.median(values):6.0f} ({max(values):.0f})")
+
+
+if __name__ == "__main__":
+    main()
