@@ -1,6 +1,7 @@
 """Weeks without a restart: nothing piles up on disk or in memory, uploads are bounded, GPU time is sized to the
 answer, and a listener who closes the tab frees the voice for the next one at once."""
 
+import asyncio
 import os
 import sys
 import tempfile
@@ -8,10 +9,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
 from browser import LAPTOP, AppPage, launch_chromium, speak_question
 from conftest import decoded_seconds, voice_threads_end, write_wav
+from gradio.route_utils import MediaStream
 from gradio_client import Client
 from playwright.sync_api import expect, sync_playwright
 
@@ -94,12 +97,28 @@ def test_streamed_answers_are_forgotten_once_old(serve, tiny_voice):
     before = sum(len(runs) for runs in app.demo.pending_streams.values())  # earlier tests' answers, all ended
     client.predict("Will it rain?", api_name="/respond_typed")
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1
-    ended_at = {}
-    upkeep.forget_old_streams(app.demo, max_age_s=60, now=0.0, ended_at=ended_at)
-    upkeep.forget_old_streams(app.demo, max_age_s=60, now=30.0, ended_at=ended_at)
+    last_change = {}
+    upkeep.forget_old_streams(app.demo, max_age_s=60, now=0.0, last_change=last_change)
+    upkeep.forget_old_streams(app.demo, max_age_s=60, now=30.0, last_change=last_change)
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1  # young: kept for the player
-    upkeep.forget_old_streams(app.demo, max_age_s=60, now=61.0, ended_at=ended_at)
-    assert dict(app.demo.pending_streams) == {} and ended_at == {}
+    upkeep.forget_old_streams(app.demo, max_age_s=60, now=61.0, last_change=last_change)
+    assert dict(app.demo.pending_streams) == {} and last_change == {}
+
+
+def test_an_answer_left_unfinished_is_forgotten_once_it_stops_changing():
+    """A listener who closed the tab, or a voice that failed: gradio never ends that stream."""
+    demo = gr.Blocks()
+    left, speaking = MediaStream(), MediaStream()
+    demo.pending_streams["left"][1] = {7: left}
+    demo.pending_streams["speaking"][1] = {7: speaking}
+    last_change, kept = {}, upkeep.UNFINISHED_KEPT_S
+    for now in (0.0, 60.0, kept / 2, kept + 1):
+        asyncio.run(speaking.add_segment({"data": b"\xff\xf1", "duration": 0.3, "extension": ".aac"}))
+        upkeep.forget_old_streams(demo, max_age_s=60, now=now, last_change=last_change)
+        assert "left" in demo.pending_streams or now > kept  # a slow voice's pause is not taken for leaving
+    assert list(demo.pending_streams) == ["speaking"]
+    upkeep.forget_old_streams(demo, max_age_s=60, now=2 * kept + 2, last_change=last_change)
+    assert dict(demo.pending_streams) == {}
 
 
 def upload(url: str, data: bytes) -> httpx.Response:
