@@ -218,9 +218,10 @@ def answer_text(question: str) -> str:
 
 
 def speak_to_the_page(answer: str, heard: str):
-    """The GPU step's chunks for the page's outputs (Answer, Spoken Answer, what was heard)."""
+    """The GPU step's chunks for the page's outputs (Answer, Spoken Answer, what was heard, the ball): the answer
+    shows in its box and in the ball with the first chunk of its voice."""
     for shown, data in read_response(answer):
-        yield shown, data, heard
+        yield shown, data, heard, in_the_window(shown) if isinstance(shown, str) else gr.skip()
 
 
 def respond_aloud(audio: str | None):
@@ -302,7 +303,24 @@ FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by
 WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
-with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
+# gradio's player (hls.js) asks for the first segment at its next 100 ms tick when the playlist came before the
+# <audio> had opened its MediaSource, which a busy page does late. A "seeking" event on that <audio> makes hls.js
+# look at once, so when the MediaSource opens, we send one.
+PLAYER_NUDGE = """<script>
+const createObjectURL = URL.createObjectURL;
+URL.createObjectURL = (source) => {
+  const url = createObjectURL(source);
+  if (source instanceof MediaSource) {
+    const lookNow = () => document.querySelectorAll("audio").forEach(
+      (audio) => audio.src === url && audio.dispatchEvent(new Event("seeking"))
+    );
+    source.addEventListener("sourceopen", lookNow, {once: true});
+  }
+  return url;
+};
+</script>"""
+
+with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600), head=PLAYER_NUDGE) as demo:
     gr.HTML(
         """
         <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>
@@ -333,14 +351,12 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
 
     demo.load(describe_backends, None, backends, api_visibility="private")
     # The page's own events are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
-    # and the one MCP tool. Every event that speaks shares the "voice" group.
-    page_step = dict(api_visibility="undocumented", concurrency_id="voice")
-    answered = [answer, audio_out, heard]
+    # and the one MCP tool. Every event that speaks shares the "voice" group. Progress shows on the Answer box alone:
+    # redrawing the other outputs as pending would hold up the player in the browser.
+    page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
+    answered = [answer, audio_out, heard, ball]
     audio_in.stop_recording(respond_aloud, audio_in, answered, **page_step)
     gr.on([question.submit, ask_button.click], respond_typed, question, answered, **page_step)
-    # The Answer box's change arrives only when the whole answer has streamed, so the ball also follows the player.
-    shown = [answer.change, audio_out.play]
-    gr.on(shown, in_the_window, answer, ball, api_visibility="private", show_progress="hidden", queue=False)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
     api_recording.upload(
         ask_aloud, api_recording, [api_heard, api_answer, api_audio], api_name="ask_aloud", concurrency_id="voice"

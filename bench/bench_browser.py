@@ -14,6 +14,7 @@ It prints a table of medians (max in brackets), then one JSON line: median and m
 """
 
 import argparse
+import functools
 import json
 import socket
 import statistics
@@ -69,18 +70,39 @@ class PacedVoice:
 
 
 def record_segments(log_path: str) -> None:
-    """Append every segment the server adds to a stream (its wall-clock time in ms) to `log_path`."""
+    """Append every segment the server adds to a stream (its wall-clock time in ms) to `log_path`; in our app, also
+    when a question reaches the oracle and when the playlist is asked for and answered (`what`)."""
     from gradio.route_utils import MediaStream
+
+    def record(**entry) -> None:
+        with open(log_path, "a") as log:
+            log.write(json.dumps({"t_ms": time.time() * 1000, **entry}) + "\n")
 
     add_segment = MediaStream.add_segment
 
     async def add_and_record(self, data) -> None:
         await add_segment(self, data)
         if data:
-            with open(log_path, "a") as log:
-                log.write(json.dumps({"t_ms": time.time() * 1000, "s": data["duration"]}) + "\n")
+            record(s=data["duration"])
 
     MediaStream.add_segment = add_and_record
+    if "app" not in sys.modules:
+        return
+    app, hls = sys.modules["app"], sys.modules["hls"]
+    answer_text, playlist_route = app.answer_text, hls.playlist_route
+
+    def answer_and_record(question: str) -> str:
+        record(what="answer asked")
+        return answer_text(question)
+
+    @functools.wraps(playlist_route)  # FastAPI reads the route's parameters from its signature
+    async def route_and_record(*args, **kwargs):
+        record(what="playlist asked")
+        response = await playlist_route(*args, **kwargs)
+        record(what="playlist answered")
+        return response
+
+    app.answer_text, hls.playlist_route = answer_and_record, route_and_record
 
 
 def serve(name: str, port: int, log_path: str) -> None:
@@ -197,7 +219,7 @@ def run_config(name: str, answers: int, browser, workdir: Path, warmup: int = 1)
             page.ask_in_writing(QUESTIONS[i % len(QUESTIONS)])
             page.page.wait_for_function("window.audioLog.some(e => e.type === 'ended')", timeout=180_000)
             origin_ms = page.page.evaluate("performance.timeOrigin")
-            segments = [json.loads(line) for line in log_path.read_text().splitlines()]
+            segments = [e for e in map(json.loads, log_path.read_text().splitlines()) if "s" in e]
             result = measure(page.audio_log(), origin_ms, segments)
             context.close()
             print(name, "warm-up" if i < warmup else "", json.dumps(result), file=sys.stderr)

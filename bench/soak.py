@@ -93,7 +93,7 @@ def ask_in_writing(client: Client, question: str) -> None:
 
 
 def ask_aloud(client: Client, question_wav: str, question: str) -> None:
-    answer, audio, _ = client.predict(handle_file(question_wav), api_name="/respond_aloud")
+    answer, audio, *_ = client.predict(handle_file(question_wav), api_name="/respond_aloud")
     assert answer.endswith(question), answer
     playlist = httpx.get(audio["url"], timeout=60).text
     segments = [line for line in playlist.splitlines() if line and not line.startswith("#")]

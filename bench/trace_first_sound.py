@@ -4,9 +4,11 @@ page's network requests (Chromium's DevTools protocol) beside the server's segme
     python bench/trace_first_sound.py                          # ours, espeak-ng instant, 5 answers
     python bench/trace_first_sound.py --config ours-paced --answers 3 --verbose
 
-Per answer, milliseconds after the click: the first segment on the server, the page asking for the playlist and
-getting it, asking for the first segment and getting it, `playing`, and the first sound. The first answer (a fresh
-process loading its code) is not counted. With --verbose, every request and media event of each answer.
+Per answer, milliseconds after the click: the question reaching the oracle, the first segment on the server, the
+page asking for the playlist, the server answering and the page getting it, asking for the first segment and getting
+it, `playing`, and the first sound; and how many of the milliseconds before the first sound the page's main thread
+was busy (Chromium's sampling profiler). The first answer (a fresh process loading its code) is not counted. With
+--verbose, every request and media event of each answer.
 """
 
 import argparse
@@ -25,8 +27,10 @@ from browser import AppPage, launch_chromium, speak_question  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 MILESTONES = {  # name: what marks it in the trace
+    "answer asked": lambda what: what == "server answer asked",
     "segment on server": lambda what: what.startswith("server segment"),
     "playlist asked": lambda what: what.startswith("request playlist"),
+    "playlist answered": lambda what: what == "server playlist answered",
     "playlist got": lambda what: what.startswith("response playlist"),
     "segment asked": lambda what: what.startswith("request segment"),
     "segment got": lambda what: what.startswith("response segment"),
@@ -40,8 +44,19 @@ def kind_of(url: str) -> str:
     return "playlist" if path.endswith(".m3u8") else "segment" if path.endswith(".aac") else path.rsplit("/", 1)[-1]
 
 
+def busy_ms(profile: dict, start_ms: float, end_ms: float) -> float:
+    """Milliseconds between `start_ms` and `end_ms` (the profile's clock) that the main thread was not idle."""
+    idle = {node["id"] for node in profile["nodes"] if node["callFrame"]["functionName"] == "(idle)"}
+    busy, t_us = 0.0, profile["startTime"]
+    for node, delta_us in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        t_us += delta_us
+        busy += delta_us / 1000 if node not in idle and start_ms < t_us / 1000 <= end_ms else 0
+    return busy
+
+
 def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[tuple[float, str]]:
-    """One typed question in a fresh window: (ms after the click, what happened), in order."""
+    """One typed question in a fresh window: (ms after the click, what happened), in order; last, the main thread's
+    busy milliseconds from the click to the first sound."""
     segments_log.write_text("")
     context = browser.new_context()
     page = context.new_page()
@@ -62,8 +77,12 @@ def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[t
     app_page = AppPage(page, url)
     page.wait_for_timeout(1000)
     network.clear()
+    devtools.send("Profiler.enable")
+    devtools.send("Profiler.setSamplingInterval", {"interval": 500})  # microseconds
+    devtools.send("Profiler.start")
     app_page.ask_in_writing(question)
     page.wait_for_function("window.audioLog.some(e => e.type === 'ended')", timeout=180_000)
+    profile = devtools.send("Profiler.stop")["profile"]
     origin = page.evaluate("performance.timeOrigin")
     log = app_page.audio_log()
     context.close()
@@ -71,14 +90,16 @@ def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[t
     trace = [(origin + e["t"] - click, f"player {e['type']}") for e in log if e["type"] != "click"]
     trace += [(seconds * 1000 + wall_offset[0] - click, what) for seconds, what in network]
     trace += [
-        (json.loads(line)["t_ms"] - click, f"server segment {json.loads(line)['s']:.3f} s")
-        for line in segments_log.read_text().splitlines()
+        (entry["t_ms"] - click, f"server {entry['what']}" if "what" in entry else f"server segment {entry['s']:.3f} s")
+        for entry in map(json.loads, segments_log.read_text().splitlines())
     ]
-    return sorted(trace)
+    sound = next(t for t, what in trace if what == "player sounding")
+    return sorted(trace) + [(busy_ms(profile, click - wall_offset[0], click + sound - wall_offset[0]), "busy")]
 
 
 def milestones(trace: list[tuple[float, str]]) -> dict[str, float]:
-    return {name: next((t for t, what in trace if marks(what)), float("nan")) for name, marks in MILESTONES.items()}
+    found = {name: next((t for t, what in trace if marks(what)), float("nan")) for name, marks in MILESTONES.items()}
+    return found | {"main thread busy": trace[-1][0]}
 
 
 def main() -> None:
@@ -109,14 +130,14 @@ def main() -> None:
                     continue
                 rows.append(milestones(trace))
                 if args.verbose:
-                    print(f"answer {i}:", *(f"{t:8.1f}  {what}" for t, what in trace if t > 0), sep="\n")
+                    print(f"answer {i}:", *(f"{t:8.1f}  {what}" for t, what in trace[:-1] if t > 0), sep="\n")
         finally:
             browser.close()
             server.terminate()
             server.wait(timeout=30)
 
     print(f"{CONFIGS[args.config][3]}: ms after the click, median of {len(rows)} answers (max in brackets)")
-    for name in MILESTONES:
+    for name in rows[0]:
         values = [row[name] for row in rows]
         print(f"{name:>18}: {statistics.median(values):6.0f} ({max(values):.0f})")
 

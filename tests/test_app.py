@@ -36,10 +36,12 @@ def test_spoken_question_gets_spoken_answer_through_gradio(served_app, inference
     client = Client(served_app, verbose=False, download_files=False)
 
     outputs = list(client.submit(handle_file(str(write_wav(tmp_path / "q.wav", 1.2))), api_name="/respond_aloud"))
-    assert all(heard == '<p class="heard">You asked: <q>Will I find my keys?</q></p>' for _, _, heard in outputs)
-    assert outputs[0][0] == gr.skip() and outputs[0][1]  # the player opens first; the answer shows with its audio
+    assert all(heard == '<p class="heard">You asked: <q>Will I find my keys?</q></p>' for _, _, heard, _ in outputs)
+    # the player opens first; the answer shows in its box and in the ball with its audio
+    assert outputs[0][0] == gr.skip() and outputs[0][1] and outputs[0][3]["__type__"] == "update"
     expected = "A dog is ready for you, but are you ready for Will I find my keys?"
-    assert len(outputs) > 1 and all(text == expected for text, _, _ in outputs[1:])
+    assert len(outputs) > 1 and all(text == expected for text, _, _, _ in outputs[1:])
+    assert all(f">{expected}</p>" in ball for _, _, _, ball in outputs[1:])
 
     segments = fetch_stream(outputs[-1][1]["url"])
     assert len(segments) >= 3

@@ -63,10 +63,10 @@ def ask(url: str, question_wav: str) -> Session:
     start = time.monotonic()
     first_audio = None
     job = client.submit(handle_file(question_wav), api_name="/respond_aloud")
-    for answer, _, _ in job:
+    for answer, *_ in job:
         if answer and first_audio is None:  # the answer shows with its first chunk of audio
             first_audio = time.monotonic() - start
-    answer, audio, _ = job.outputs()[-1]
+    answer, audio, *_ = job.outputs()[-1]
     return Session(answer, fetch_hls(audio["url"]), first_audio)
 
 

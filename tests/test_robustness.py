@@ -288,7 +288,7 @@ def test_bad_input_and_faults_reach_the_browser_as_messages_and_the_app_keeps_se
     with pytest.raises(AppError) as raised:
         client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
     assert "set a valid HF_TOKEN" in str(raised.value) and TOKEN not in str(raised.value)
-    answer, audio, _ = client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
+    answer, audio, *_ = client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
     assert answer == "A dog is ready for you, but are you ready for Should I get a dog?" and audio
 
 
@@ -312,7 +312,7 @@ def test_cancelled_answer_stops_generating_within_a_chunk(online_settings, tmp_p
         client = Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 120})
         job = client.submit(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
         start = time.monotonic()
-        while not any(answer for answer, _, _ in job.outputs()) and time.monotonic() - start < 120:  # first chunk
+        while not any(answer for answer, *_ in job.outputs()) and time.monotonic() - start < 120:  # first chunk
             time.sleep(0.05)
         job.cancel()
         wait_for_generate_threads_to_end()
