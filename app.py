@@ -303,24 +303,7 @@ FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by
 WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
-# gradio's player (hls.js) asks for the first segment at its next 100 ms tick when the playlist came before the
-# <audio> had opened its MediaSource, which a busy page does late. A "seeking" event on that <audio> makes hls.js
-# look at once, so when the MediaSource opens, we send one.
-PLAYER_NUDGE = """<script>
-const createObjectURL = URL.createObjectURL;
-URL.createObjectURL = (source) => {
-  const url = createObjectURL(source);
-  if (source instanceof MediaSource) {
-    const lookNow = () => document.querySelectorAll("audio").forEach(
-      (audio) => audio.src === url && audio.dispatchEvent(new Event("seeking"))
-    );
-    source.addEventListener("sourceopen", lookNow, {once: true});
-  }
-  return url;
-};
-</script>"""
-
-with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600), head=PLAYER_NUDGE) as demo:
+with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     gr.HTML(
         """
         <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>

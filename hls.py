@@ -6,6 +6,7 @@ player (hls.js 1.5.13, `lowLatencyMode` on) re-reads a live playlist that did no
 gradio's at the same path: it declares the real target duration and `CAN-BLOCK-RELOAD=YES`, so hls.js asks for the
 next segment with `?_HLS_msn=N` and we answer as soon as segment N (or the end of the stream) is there.
 gradio fixed the same upstream (PRs #13820, #13847) in releases that cannot be installed beside parler-tts.
+`install()` also adds `PLAYER_NUDGE` to every page, so that the player asks for the first segment at once.
 """
 
 import asyncio
@@ -13,12 +14,29 @@ import math
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from gradio.blocks import Blocks
 from gradio.route_utils import API_PREFIX, MediaStream
 from gradio.routes import App
 
 PLAYLIST_PATH = API_PREFIX + "/stream/{session_hash}/{run}/{component_id}/playlist.m3u8"
 FIRST_SEQUENCE = 1  # hls.js only blocks for the segment after one numbered above 0
 MAX_BLOCK_S = 8.0  # hls.js gives up on a playlist request after 10 s without an answer
+# hls.js asks for the first segment only at its next 100 ms tick when the playlist came before the <audio> had opened
+# its MediaSource, which a busy page does late. A "seeking" event on that <audio> makes hls.js look at once
+# (`onMediaSeeking`), so the page sends one when the MediaSource opens. The position stays where it is.
+PLAYER_NUDGE = """<script>
+const createObjectURL = URL.createObjectURL;
+URL.createObjectURL = (source) => {
+  const url = createObjectURL(source);
+  if (source instanceof MediaSource) {
+    const lookNow = () => document.querySelectorAll("audio").forEach(
+      (audio) => audio.src === url && audio.dispatchEvent(new Event("seeking"))
+    );
+    source.addEventListener("sourceopen", lookNow, {once: true});
+  }
+  return url;
+};
+</script>"""
 
 
 def playlist(stream: MediaStream) -> str:
@@ -91,14 +109,16 @@ async def playlist_route(session_hash: str, run: int, component_id: int, request
 
 
 def install() -> None:
-    """Serve our playlist in front of gradio's in every app gradio creates from now on; call it before `launch`.
+    """Serve our playlist in front of gradio's, and `PLAYER_NUDGE` in the page's head, in every app launched from now
+    on; call it before `launch`.
 
-    Patches `gradio.routes.App.create_app` (to add the route) and `MediaStream.add_segment` and `end_stream` (to wake
-    the requests that wait). Calling it again changes nothing.
+    Patches `gradio.routes.App.create_app` (to add the route), `MediaStream.add_segment` and `end_stream` (to wake the
+    requests that wait), and `Blocks.launch` (to add the script to its `head`). Calling it again changes nothing.
     """
     if getattr(App.create_app, "serves_ll_hls", False):
         return
     create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
+    launch = Blocks.launch
 
     def create_app_with_ll_hls(*args, **kwargs) -> App:
         app = create_app(*args, **kwargs)
@@ -113,7 +133,11 @@ def install() -> None:
         end_stream(self)
         wake(self)
 
+    def launch_with_player_nudge(self, *args, head: str | None = None, **kwargs):
+        return launch(self, *args, head=(head or "") + PLAYER_NUDGE, **kwargs)
+
     create_app_with_ll_hls.serves_ll_hls = True
     App.create_app = staticmethod(create_app_with_ll_hls)
+    Blocks.launch = launch_with_player_nudge
     MediaStream.add_segment = add_segment_and_wake
     MediaStream.end_stream = end_stream_and_wake

@@ -13,6 +13,7 @@ from conftest import words, write_speech
 from playwright.sync_api import expect, sync_playwright
 
 import app
+import hls
 from listen import LocalEars
 from oracle import CLASSIC_ANSWERS
 from parler import tiny_random_voice
@@ -111,6 +112,9 @@ def test_typed_question_is_answered_aloud(open_app, inference_server):
         app, "A dog is ready for you, but are you ready for Will it rain tomorrow?", "typed-question-laptop.png"
     )
     assert not inference_server.asr_requests()
+    log = app.audio_log()
+    looked = [e for e in log if e["type"] == "seeking" and e["time"] == 0]  # hls.PLAYER_NUDGE, when it opened
+    assert looked and looked[0]["t"] < next(e["t"] for e in log if e["type"] == "playing"), log
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +130,7 @@ def piper_microphone_browser(tmp_path_factory, playwright, piper_voice):
 def toy_app(piper_voice):
     """The app as it starts with no token and no GPU: Whisper tiny.en on this machine hears, the classic toy answers,
     Piper speaks."""
+    hls.install()
     app.start(Settings(), piper_voice)
     assert isinstance(app.ears, LocalEars)
     app.demo.queue(default_concurrency_limit=1)
