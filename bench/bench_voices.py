@@ -10,7 +10,8 @@
 3. Speech round trip: each voice speaks the twenty classic answers, the local ears transcribe them, word error rate
    per voice (Piper's target: at most 10 %). Piper speaks differently each time (its noise), so its voices speak the
    answers three times and the rate is their mean, with the range. The tiny Parler-TTS has random weights and
-   speaks noise: its rate shows what no speech scores.
+   speaks noise: its rate shows what no speech scores. Then Piper's answers once more, each heard both as spoken
+   (PCM) and through the player's AAC stream (`AacStream`, decoded): what the encoding costs the listener.
 4. Twelve sessions at once through `/ask`, the app served with the Piper voice and the classic oracle: all answered,
    no cross-talk (each spoken answer is transcribed, and the classic answer nearest to what was heard must be its
    own), the slowest request in seconds; once with the GPU voice's concurrency of 1, once as `configure_queue` serves
@@ -33,9 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 import app  # noqa: E402
+from audio_utils import AacStream  # noqa: E402
 from listen import LocalEars, load_question  # noqa: E402
 from oracle import CLASSIC_ANSWERS  # noqa: E402
 from parler import tiny_random_voice  # noqa: E402
@@ -141,6 +144,28 @@ def round_trip(voice, ears: LocalEars, folder: Path, rounds: int) -> dict:
     return {"wer": float(np.mean(rates)), "wer_range": [min(rates), max(rates)], "misheard": sorted(misheard)}
 
 
+def decoded_aac(chunks: list[np.ndarray], rate: int) -> np.ndarray:
+    """The chunks as the player gets them (one `AacStream`), decoded again."""
+    stream = AacStream(rate)
+    data = b"".join(stream.encode(chunk) for chunk in chunks) + stream.close()
+    with av.open(io.BytesIO(data), format="aac") as adts:
+        return np.concatenate([frame.to_ndarray().reshape(-1) for frame in adts.decode(audio=0)]).astype(np.float32)
+
+
+def aac_round_trip(voice, ears: LocalEars, folder: Path, rounds: int) -> dict:
+    """Word error rate of the local ears on the same spoken classic answers, as PCM and through the AAC stream."""
+    errors = {"pcm": 0, "aac": 0}
+    for _ in range(rounds):
+        for answer in CLASSIC_ANSWERS:
+            chunks = list(voice.speak(answer))
+            for way, audio in (("pcm", np.concatenate(chunks)), ("aac", decoded_aac(chunks, voice.sampling_rate))):
+                errors[way] += edit_distance(
+                    words(answer), words(ears.transcribe(as_question(audio, voice.sampling_rate, folder)))
+                )
+    total = rounds * sum(len(words(answer)) for answer in CLASSIC_ANSWERS)
+    return {way: count / total for way, count in errors.items()}
+
+
 def nearest_answer(heard: str) -> str:
     """The classic answer whose words are closest to what was heard (a misheard word does not make it another)."""
     return min(CLASSIC_ANSWERS, key=lambda answer: edit_distance(words(answer), words(heard)))
@@ -244,6 +269,12 @@ def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
             f"{name:<16} {trip['wer']:>6.1%} {f'{low:.1%} to {high:.1%}':>13}  {ISSUE_WER.get(name, '-'):<21} {shown}"
         )
 
+    through_aac = aac_round_trip(voices["piper"], ears, folder, ROUNDS["piper"])
+    print(
+        f"piper, the same answers as PCM and through the player's AAC stream: {through_aac['pcm']:.1%} and "
+        f"{through_aac['aac']:.1%}"
+    )
+
     print(f"\n4. {SESSIONS} sessions at once through /ask (Piper voice, classic oracle)")
     settings = Settings(voice="piper")
     load = {
@@ -274,6 +305,7 @@ def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
             }
             for name, timings in speed.items()
         },
+        "piper_wer_pcm_and_aac": [round(through_aac["pcm"], 3), round(through_aac["aac"], 3)],
         "asr_s_per_question": round(float(np.mean([a["seconds"] for a in asr])), 2),
         "asr_questions_heard_exactly": sum(a["ok"] for a in asr),
         "sessions": SESSIONS,
