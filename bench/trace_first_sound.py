@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from bench_browser import CONFIGS, QUESTIONS, free_port, wait_for_server  # noqa: E402
+from bench_browser import CONFIGS, ENDED, QUESTIONS, READ_THE_PAGE_MS, free_port, wait_for_server  # noqa: E402
 from browser import AppPage, launch_chromium, speak_question  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -75,13 +75,13 @@ def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[t
         lambda event: network.append((event["timestamp"], f"response {names.get(event['requestId'], '?')}")),
     )
     app_page = AppPage(page, url)
-    page.wait_for_timeout(1000)
+    page.wait_for_timeout(READ_THE_PAGE_MS)
     network.clear()
     devtools.send("Profiler.enable")
     devtools.send("Profiler.setSamplingInterval", {"interval": 500})  # microseconds
     devtools.send("Profiler.start")
     app_page.ask_in_writing(question)
-    page.wait_for_function("window.audioLog.some(e => e.type === 'ended')", timeout=180_000)
+    page.wait_for_function(ENDED, timeout=180_000, polling=100)
     profile = devtools.send("Profiler.stop")["profile"]
     origin = page.evaluate("performance.timeOrigin")
     log = app_page.audio_log()

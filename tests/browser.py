@@ -9,7 +9,8 @@ from playwright.sync_api import Browser, Page, Playwright
 CHROMIUM = "/usr/bin/chromium"
 # Logs what every <audio> on the page does, as a listener would notice it: each media event with the page's clock
 # (ms), the playback position and the position before it ("seeking" from, to), "sounding" once the position first
-# advances while playing (the first sound), the label of the player, and every click.
+# advances while playing (the first sound), the label of the player, and every click. It looks at the positions every
+# 5 ms only from the first "play" on, so that it adds no work to the page while the player is being set up.
 LISTEN_SCRIPT = """
 window.audioLog = [];
 const last = new WeakMap();
@@ -21,7 +22,7 @@ document.addEventListener("click", () => window.audioLog.push({type: "click", t:
 for (const type of ["play", "playing", "waiting", "seeking", "ended"]) {
   document.addEventListener(type, (e) => e.target.tagName === "AUDIO" && note(type, e.target), true);
 }
-setInterval(() => {
+const watchPositions = () => {
   for (const audio of document.querySelectorAll("audio")) {
     const before = last.get(audio) ?? 0;
     if (audio.currentTime > before && !audio.paused && !audio.seeking) {
@@ -29,7 +30,9 @@ setInterval(() => {
     }
     last.set(audio, audio.currentTime);
   }
-}, 5);
+};
+let watching = null;
+document.addEventListener("play", () => { watching ??= setInterval(watchPositions, 5); }, true);
 """
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
