@@ -5,10 +5,11 @@ page's network requests (Chromium's DevTools protocol) beside the server's segme
     python bench/trace_first_sound.py --config ours-paced --answers 3 --verbose
 
 Per answer, milliseconds after the click: the question reaching the oracle, the first segment on the server, the
-page asking for the playlist, the server answering and the page getting it, asking for the first segment and getting
-it, `playing`, and the first sound; and how many of the milliseconds before the first sound the page's main thread
-was busy (Chromium's sampling profiler). The first answer (a fresh process loading its code) is not counted. With
---verbose, every request and media event of each answer.
+page getting its event stream, hls.js attaching the player (its MediaSource) and asking for the playlist, the server
+answering and the page getting it, the MediaSource opening, asking for the first segment and getting it, the first
+append to the player's buffer, `playing`, and the first sound; and how many of the milliseconds before the first
+sound the page's main thread was busy (Chromium's sampling profiler). The first answer (a fresh process loading its
+code) is not counted. With --verbose, every request and media event of each answer.
 """
 
 import argparse
@@ -29,14 +30,36 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 MILESTONES = {  # name: what marks it in the trace
     "answer asked": lambda what: what == "server answer asked",
     "segment on server": lambda what: what.startswith("server segment"),
+    "event stream got": lambda what: what == "response data",
+    "player attached": lambda what: what == "media source created",
     "playlist asked": lambda what: what.startswith("request playlist"),
     "playlist answered": lambda what: what == "server playlist answered",
     "playlist got": lambda what: what.startswith("response playlist"),
+    "media source open": lambda what: what == "media source open",
     "segment asked": lambda what: what.startswith("request segment"),
     "segment got": lambda what: what.startswith("response segment"),
+    "first append": lambda what: what == "media append",
     "playing": lambda what: what == "player playing",
     "first sound": lambda what: what == "player sounding",
 }
+# When hls.js gives the <audio> its MediaSource (the player attached), when that opens, and each append to it.
+MEDIA_SOURCE_SCRIPT = """
+window.mediaLog = [];
+const noteMedia = (type) => window.mediaLog.push({type, t: performance.now()});
+const createObjectURL = URL.createObjectURL;
+URL.createObjectURL = (source) => {
+  if (source instanceof MediaSource) {
+    noteMedia("media source created");
+    source.addEventListener("sourceopen", () => noteMedia("media source open"), {once: true});
+  }
+  return createObjectURL(source);
+};
+const appendBuffer = SourceBuffer.prototype.appendBuffer;
+SourceBuffer.prototype.appendBuffer = function (data) {
+  noteMedia("media append");
+  return appendBuffer.call(this, data);
+};
+"""
 
 
 def kind_of(url: str) -> str:
@@ -74,6 +97,7 @@ def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[t
         "Network.responseReceived",
         lambda event: network.append((event["timestamp"], f"response {names.get(event['requestId'], '?')}")),
     )
+    page.add_init_script(MEDIA_SOURCE_SCRIPT)
     app_page = AppPage(page, url)
     page.wait_for_timeout(READ_THE_PAGE_MS)
     network.clear()
@@ -84,10 +108,14 @@ def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[t
     page.wait_for_function(ENDED, timeout=180_000, polling=100)
     profile = devtools.send("Profiler.stop")["profile"]
     origin = page.evaluate("performance.timeOrigin")
-    log = app_page.audio_log()
+    log = app_page.audio_log() + page.evaluate("window.mediaLog")
     context.close()
     click = origin + next(e["t"] for e in log if e["type"] == "click")
-    trace = [(origin + e["t"] - click, f"player {e['type']}") for e in log if e["type"] != "click"]
+    trace = [
+        (origin + e["t"] - click, e["type"] if e["type"].startswith("media") else f"player {e['type']}")
+        for e in log
+        if e["type"] != "click"
+    ]
     trace += [(seconds * 1000 + wall_offset[0] - click, what) for seconds, what in network]
     trace += [
         (entry["t_ms"] - click, f"server {entry['what']}" if "what" in entry else f"server segment {entry['s']:.3f} s")
@@ -98,7 +126,10 @@ def trace_answer(browser, url: str, question: str, segments_log: Path) -> list[t
 
 
 def milestones(trace: list[tuple[float, str]]) -> dict[str, float]:
-    found = {name: next((t for t, what in trace if marks(what)), float("nan")) for name, marks in MILESTONES.items()}
+    found = {
+        name: next((t for t, what in trace if t >= 0 and marks(what)), float("nan"))
+        for name, marks in MILESTONES.items()
+    }
     return found | {"main thread busy": trace[-1][0]}
 
 
