@@ -24,19 +24,20 @@ MAX_BLOCK_S = 8.0  # hls.js gives up on a playlist request after 10 s without an
 # hls.js asks for the first segment only at its next 100 ms tick when the playlist came before the <audio> had opened
 # its MediaSource, which a busy page does late. A "seeking" event on that <audio> makes hls.js look at once
 # (`onMediaSeeking`), so the page sends one when the MediaSource opens. The position stays where it is.
-PLAYER_NUDGE = """<script>
-const createObjectURL = URL.createObjectURL;
-URL.createObjectURL = (source) => {
-  const url = createObjectURL(source);
-  if (source instanceof MediaSource) {
-    const lookNow = () => document.querySelectorAll("audio").forEach(
-      (audio) => audio.src === url && audio.dispatchEvent(new Event("seeking"))
-    );
-    source.addEventListener("sourceopen", lookNow, {once: true});
-  }
-  return url;
-};
-</script>"""
+# A block of its own, so that its names do not clash with another script's on the page.
+PLAYER_NUDGE = """<script>{
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (source) => {
+    const url = createObjectURL(source);
+    if (source instanceof MediaSource) {
+      const lookNow = () => document.querySelectorAll("audio").forEach(
+        (audio) => audio.src === url && audio.dispatchEvent(new Event("seeking"))
+      );
+      source.addEventListener("sourceopen", lookNow, {once: true});
+    }
+    return url;
+  };
+}</script>"""
 
 
 def playlist(stream: MediaStream) -> str:

@@ -42,24 +42,25 @@ MILESTONES = {  # name: what marks it in the trace
     "playing": lambda what: what == "player playing",
     "first sound": lambda what: what == "player sounding",
 }
-# When hls.js gives the <audio> its MediaSource (the player attached), when that opens, and each append to it.
-MEDIA_SOURCE_SCRIPT = """
-window.mediaLog = [];
-const noteMedia = (type) => window.mediaLog.push({type, t: performance.now()});
-const createObjectURL = URL.createObjectURL;
-URL.createObjectURL = (source) => {
-  if (source instanceof MediaSource) {
-    noteMedia("media source created");
-    source.addEventListener("sourceopen", () => noteMedia("media source open"), {once: true});
-  }
-  return createObjectURL(source);
-};
-const appendBuffer = SourceBuffer.prototype.appendBuffer;
-SourceBuffer.prototype.appendBuffer = function (data) {
-  noteMedia("media append");
-  return appendBuffer.call(this, data);
-};
-"""
+# When hls.js gives the <audio> its MediaSource (the player attached), when that opens, and each append to it. A block
+# of its own: the page's player nudge (`hls.PLAYER_NUDGE`) wraps the same function.
+MEDIA_SOURCE_SCRIPT = """{
+  window.mediaLog = [];
+  const noteMedia = (type) => window.mediaLog.push({type, t: performance.now()});
+  const createObjectURL = URL.createObjectURL;
+  URL.createObjectURL = (source) => {
+    if (source instanceof MediaSource) {
+      noteMedia("media source created");
+      source.addEventListener("sourceopen", () => noteMedia("media source open"), {once: true});
+    }
+    return createObjectURL(source);
+  };
+  const appendBuffer = SourceBuffer.prototype.appendBuffer;
+  SourceBuffer.prototype.appendBuffer = function (data) {
+    noteMedia("media append");
+    return appendBuffer.call(this, data);
+  };
+}"""
 
 
 def kind_of(url: str) -> str:
