@@ -6,6 +6,7 @@ time, in a fresh window each:
 
     python bench/bench_browser.py                        # every configuration, 5 answers each, 5 to 15 minutes
     python bench/bench_browser.py --answers 3 --only ours-paced guide-paced
+    python bench/bench_browser.py --answers 10 --only ours-instant player-only   # our page against the player alone
 
 Per answer: seconds from the click to the first sound (`playing` and the position advancing); from the first segment
 on the server to the first sound; silence after the first sound (`waiting` until `playing`, and how many times);
@@ -47,7 +48,10 @@ CONFIGS = {  # name: (app, voice, answers, what it is)
     "guide-paced-long": ("guide", "paced", "long", "guide's app, paced 1.5x, 8 s answer"),
     "ours-tiny-parler": ("ours", "tiny", "classic", "ours, tiny Parler-TTS (CPU, slower than real time)"),
     "guide-tiny-parler": ("guide", "tiny", "classic", "guide's app, tiny Parler-TTS (CPU)"),
+    "player-only": ("player-only", "espeak", "classic", "a page with only our player, espeak-ng instant"),
 }
+# Run only when asked for (--only): ours on a page with nothing else, to tell the page's weight from the player's.
+ASKED_FOR_ONLY = ["player-only"]
 METRICS = {  # key: column title
     "first_sound_s": "click -> first sound (s)",
     "after_segment_s": "first segment on server -> first sound (s)",
@@ -127,7 +131,7 @@ def serve(name: str, port: int, log_path: str) -> None:
     settings = Settings(voice="none", offline=True)
     if answers == "long":
         settings = Settings(voice="none", hf_token="hf_bench", llm_model=f"{llm.url}/llm")
-    if app_name == "ours":
+    if app_name in ("ours", "player-only"):
         import app
         import hls
 
@@ -140,7 +144,7 @@ def serve(name: str, port: int, log_path: str) -> None:
         app.start(settings, voice)
         hls.install()
         record_segments(log_path)
-        demo = app.configure_queue(settings)
+        demo = app.configure_queue(settings) if app_name == "ours" else player_only_page()
     else:
         import guide_app
 
@@ -157,6 +161,24 @@ def serve(name: str, port: int, log_path: str) -> None:
         record_segments(log_path)
         demo = guide_app.block.queue()
     demo.launch(server_name="127.0.0.1", server_port=port, quiet=True)
+
+
+def player_only_page():
+    """Our app's speaking step on a page with nothing else: the Spoken Answer player, the question box and Ask."""
+    import gradio as gr
+
+    import app
+    from audio_utils import StreamingAudio
+
+    def respond(question: str):
+        for _, data in app.read_response(app.answer_text(question)):
+            yield data
+
+    with gr.Blocks() as page:
+        spoken = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True)
+        question = gr.Textbox(label="Or type your question")
+        gr.Button("Ask").click(respond, question, spoken, show_progress="hidden")
+    return page.queue()
 
 
 def free_port() -> int:
@@ -258,7 +280,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=5, help="answers per configuration")
     parser.add_argument("--warmup", type=int, default=1, help="answers first asked of each app, not counted")
-    parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    everyday = [name for name in CONFIGS if name not in ASKED_FOR_ONLY]
+    parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=everyday)
     parser.add_argument("--serve", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--segments-log", help=argparse.SUPPRESS)
