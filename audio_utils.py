@@ -2,10 +2,8 @@
 
 import io
 import time
-from fractions import Fraction
 
 import av
-import gradio as gr
 import numpy as np
 from pydub import AudioSegment
 
@@ -33,15 +31,6 @@ def numpy_to_mp3(audio: np.ndarray, sampling_rate: int) -> bytes:
     buffer = io.BytesIO()
     segment.export(buffer, format="mp3", bitrate="320k")
     return buffer.getvalue()
-
-
-def adts_header(payload_size: int, sampling_rate: int) -> bytes:
-    """The 7-byte ADTS header of one mono AAC-LC frame."""
-    size = payload_size + 7
-    rate_index = ADTS_RATES.index(sampling_rate)
-    return bytes(
-        [0xFF, 0xF1, 0x40 | rate_index << 2, 0x40 | size >> 11, (size >> 3) & 0xFF, (size & 7) << 5 | 0x1F, 0xFC]
-    )
 
 
 def adts_duration(data: bytes) -> float:
@@ -102,19 +91,17 @@ class Segments:
 class AacStream:
     """One AAC encoder for a whole answer: its chunks join into one continuous stream, so seams add nothing.
 
-    `encode` returns the ADTS frames to send now (see `Segments`); `close` flushes the rest.
+    PyAV's ADTS muxer frames the encoder's packets. `encode` returns the ADTS frames to send now (see `Segments`);
+    `close` flushes the rest.
     """
 
     def __init__(self, sampling_rate: int, bitrate: int = 128_000, segments: Segments | None = None):
         self.sampling_rate = sampling_rate
         self.segments = segments or Segments()
-        self.codec = av.CodecContext.create("aac", "w")
-        self.codec.sample_rate = sampling_rate
-        self.codec.layout = "mono"
-        self.codec.format = "fltp"
-        self.codec.bit_rate = bitrate
-        self.codec.time_base = Fraction(1, sampling_rate)
-        self.codec.open()
+        self.muxed = _Sink()
+        self.container = av.open(self.muxed, "w", format="adts")
+        self.stream = self.container.add_stream("aac", rate=sampling_rate, layout="mono")
+        self.stream.bit_rate = bitrate
         self.pending = np.zeros(0, dtype=np.float32)
         self.samples = 0
 
@@ -123,41 +110,38 @@ class AacStream:
         self.pending = np.concatenate([self.pending, to_int16(audio).astype(np.float32) / 32767])
         whole = len(self.pending) // AAC_FRAME * AAC_FRAME
         ready, self.pending = self.pending[:whole], self.pending[whole:]
-        return self.segments.add(
-            b"".join(self._encode_frame(ready[i : i + AAC_FRAME]) for i in range(0, whole, AAC_FRAME))
-        )
+        for start in range(0, whole, AAC_FRAME):
+            self._encode_frame(ready[start : start + AAC_FRAME])
+        return self.segments.add(self.muxed.take())
 
     def close(self) -> bytes:
         """Encode what is left, flush the encoder, and return everything not sent yet."""
-        tail = self._encode_frame(self.pending) if len(self.pending) else b""
+        if len(self.pending):
+            self._encode_frame(self.pending)
         self.pending = self.pending[:0]
-        return self.segments.add(tail + self._packets(None)) + self.segments.flush()
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+        return self.segments.add(self.muxed.take()) + self.segments.flush()
 
-    def _encode_frame(self, samples: np.ndarray) -> bytes:
+    def _encode_frame(self, samples: np.ndarray) -> None:
         frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
         frame.sample_rate = self.sampling_rate
         frame.pts = self.samples
         self.samples += len(samples)
-        return self._packets(frame)
-
-    def _packets(self, frame) -> bytes:
-        return b"".join(adts_header(p.size, self.sampling_rate) + bytes(p) for p in self.codec.encode(frame))
+        self.container.mux(self.stream.encode(frame))
 
 
-class StreamingAudio(gr.Audio):
-    """A streaming `gr.Audio` that serves ADTS chunks from one `AacStream` as they are.
+class _Sink:
+    """Where the muxer writes: the bytes written since they were last taken."""
 
-    gradio 6.17.3 re-encodes every chunk with a fresh AAC encoder, which adds a gap at each seam;
-    chunks that are already one continuous ADTS stream need no re-encoding. Other bytes (MP3, WAV)
-    still go through gradio's own conversion.
-    """
+    def __init__(self):
+        self.parts: list[bytes] = []
 
-    def get_block_name(self) -> str:
-        """The browser draws it with gr.Audio's player; a subclass's own name would ask for a custom component."""
-        return "audio"
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
 
-    @staticmethod
-    async def covert_to_adts(data: bytes) -> tuple[bytes, float]:
-        if data[:2] in (b"\xff\xf1", b"\xff\xf9"):
-            return data, adts_duration(data)
-        return await gr.Audio.covert_to_adts(data)
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
