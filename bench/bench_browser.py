@@ -1,6 +1,6 @@
 """What the listener hears in a real browser: ours beside the guide's app, in one run.
 
-Each configuration is served on 127.0.0.1 in a process of its own (ours with `hls.install()`, the guide's app with
+Each configuration is served on 127.0.0.1 in a process of its own (ours with `app.serve`, the guide's app with
 gradio's own playlist); headless Chromium (Playwright) types a question, clicks Ask and listens, one answer at a
 time, in a fresh window each:
 
@@ -23,7 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+
+from results import save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
@@ -133,7 +136,7 @@ def serve(name: str, port: int, log_path: str) -> None:
         settings = Settings(voice="none", hf_token="hf_bench", llm_model=f"{llm.url}/llm")
     if app_name in ("ours", "player-only"):
         import app
-        import hls
+        import patches
 
         chunks = dict(first_chunk_s=defaults.first_chunk_s, chunk_s=defaults.chunk_s)
         voice = {
@@ -141,10 +144,13 @@ def serve(name: str, port: int, log_path: str) -> None:
             "paced": lambda: PacedVoice(EspeakVoice(**chunks)),
             "tiny": lambda: tiny_random_voice(description="A calm voice.", max_speech_s=TINY_SPEECH_S, **chunks),
         }[voice_name]()
-        app.start(settings, voice)
-        hls.install()
         record_segments(log_path)
-        demo = app.configure_queue(settings) if app_name == "ours" else player_only_page()
+        if app_name == "ours":
+            app.serve(replace(settings, host="127.0.0.1", port=port), voice, quiet=True)
+            return
+        app.start(settings, voice)
+        patches.install()
+        demo = player_only_page()
     else:
         import guide_app
 
@@ -168,7 +174,7 @@ def player_only_page():
     import gradio as gr
 
     import app
-    from audio_utils import StreamingAudio
+    from patches import StreamingAudio
 
     def respond(question: str):
         for _, data in app.read_response(app.answer_text(question)):
@@ -306,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{' '.join(load)}, at the end {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
     )
     print_table(summary)
-    print(json.dumps(summary))
+    save("browser", summary)
 
 
 if __name__ == "__main__":

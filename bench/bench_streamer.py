@@ -10,7 +10,6 @@ It prints a table, then as its last line one JSON object: {"audio_s": ..., "upst
 
 import argparse
 import io
-import json
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import torch  # noqa: E402
 from gradio.components.audio import Audio  # noqa: E402
 from parler_tts import ParlerTTSStreamer as UpstreamStreamer  # noqa: E402
 from pydub import AudioSegment  # noqa: E402
+from results import save  # noqa: E402
 from transformers import set_seed  # noqa: E402
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList  # noqa: E402
 
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = {key: runs[-1][key] for key in ("audio_s", "upstream", "ours")}
     if len(runs) > 1:
         summary["short"] = {key: runs[0][key] for key in ("audio_s", "upstream", "ours")}
-    print(json.dumps(summary))
+    save("streamer", summary)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ Tables, then as the last line one JSON object.
 
 import argparse
 import io
-import json
 import os
 import re
 import sys
@@ -36,10 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
+from results import save  # noqa: E402
 
 import app  # noqa: E402
 from audio_utils import AacStream  # noqa: E402
-from listen import LocalEars, load_question  # noqa: E402
+from hear import LocalEars, load_question  # noqa: E402
 from oracle import CLASSIC_ANSWERS  # noqa: E402
 from parler import tiny_random_voice  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -198,12 +198,12 @@ def ask_at_once(url: str, ears: LocalEars, folder: Path) -> dict:
 
 
 def serve_and_ask(settings: Settings, speaking_at_once: int | None, ears: LocalEars, folder: Path) -> dict:
-    app.start(settings)
     if speaking_at_once is None:
-        app.configure_queue(settings)
-    else:
+        url = app.serve(settings, prevent_thread_lock=True, quiet=True)
+    else:  # another queue than the app's own, to compare
+        app.start(settings)
         app.demo.queue(default_concurrency_limit=speaking_at_once, max_size=app.QUEUE_PER_GPU_SLOT * SESSIONS)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+        _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
         return ask_at_once(url, ears, folder)
     finally:
@@ -313,7 +313,7 @@ def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "ask_at_once": {name: {k: round(v, 2) for k, v in result.items()} for name, result in load.items()},
     }
-    print(json.dumps(summary))
+    save("voices", summary)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import write_wav  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 from inference_server import InferenceServer  # noqa: E402
+from results import save  # noqa: E402
 
 SAMPLE_EVERY = 50
 SPOKEN_EVERY = 6  # one answer in six is a spoken question: 100 of 600
@@ -209,7 +210,7 @@ def main() -> None:
         plot=str(args.plot),
         samples=samples,
     )
-    print(json.dumps(result))
+    save("soak", result)
 
 
 if __name__ == "__main__":
