@@ -3,7 +3,6 @@
 import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 
 # isort: split
-import functools
 import html
 import logging
 import math
@@ -11,28 +10,22 @@ import os
 import sys
 import traceback
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
-from huggingface_hub import InferenceClient, constants
 
-import hls
+import patches
 import upkeep
-from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
-from errors import UserError, redact
-from listen import Ears, InferenceEars, LocalEars, hear
-from oracle import ClassicOracle, LLMOracle, Oracle
-from parler import ParlerVoice, gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
-from settings import LOCAL_ASR, Settings, parse_settings
-from voices import EspeakVoice, PiperVoice, Voice
+from audio_utils import AacStream, numpy_to_mp3
+from errors import StartupError, UserError, redact
+from hear import Ears, hear, load_ears
+from oracle import ClassicOracle, Oracle, load_oracle
+from parler import ParlerVoice
+from patches import StreamingAudio
+from settings import Settings, parse_settings
+from voices import Voice, load_voice
 
-settings = Settings()
-oracle: Oracle = ClassicOracle()
-ears: Ears | None = None
-voice: Voice | None = None
-voice_note = ""  # why the voice is not the one asked for, shown on the page
-ears_note = ""  # why spoken questions are not transcribed, shown on the page
-oracle_note = ""  # why the oracle is not the one asked for, shown on the page
 logger = logging.getLogger("magic8")
 VOICE_FAILED = "The voice failed while speaking this answer. Please ask again."
 ANSWER_FAILED = "Something went wrong while answering. Please ask again."
@@ -43,95 +36,56 @@ GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
 
 
-def load_voice(settings: Settings) -> tuple[Voice | None, str]:
-    """The voice the settings ask for, and for `auto` a note saying why when Parler-TTS does not speak.
+@dataclass(frozen=True)
+class Magic8Ball:
+    """The stages the app runs with, loaded once when it starts, and for each a note saying why it is not the one
+    the settings asked for (shown on the page)."""
 
-    `auto`: Parler-TTS on a GPU if its weights load, else Piper, else espeak-ng, else text. Weights load here.
-    """
-    chunking = dict(first_chunk_s=settings.first_chunk_s, chunk_s=settings.chunk_s, max_speech_s=settings.max_speech_s)
-    parler = dict(description=settings.voice_description, **chunking)
-    if settings.voice == "none":
-        return None, ""
-    if settings.voice == "espeak":
-        return EspeakVoice(settings.espeak_voice, **chunking), ""
-    if settings.voice == "piper":
-        return PiperVoice(**chunking), ""
-    if settings.voice == "tiny-random":
-        return tiny_random_voice(**parler), ""
-    if settings.voice == "parler":
-        return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
-    if not gpu_present():
-        reason = "There is no GPU for Parler-TTS (--voice parler runs it on the CPU, slower than real time)"
-    else:
-        reason = (
-            f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
-        )
-        try:
-            if parler_cached(settings.tts_model):
-                return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
-            if hub_reachable():
-                return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
-        except Exception as error:
-            reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
+    settings: Settings = Settings()
+    ears: Ears | None = None
+    oracle: Oracle = ClassicOracle()
+    voice: Voice | None = None
+    ears_note: str = ""
+    oracle_note: str = ""
+    voice_note: str = ""
+
+    def describe(self) -> str:
+        """A line for the page: which ears hear, which oracle answers, which voice speaks, and why when that is not
+        what was asked."""
+        spoken_by = f"spoken by the {self.voice.name} voice" if self.voice else "not spoken (text only)"
+        heard_by = f"Heard by {self.ears.name}, answered" if self.ears else "Answered"
+        lines = [f"{heard_by} by {self.oracle.name}, {spoken_by}."]
+        if self.ears is None:
+            lines.append("It does not listen: a spoken question is not transcribed, it just gets an answer.")
+        elif not self.oracle.listens:
+            lines.append("Like the toy, it shows what it heard and answers whatever the question.")
+        lines += [note for note in (self.ears_note, self.oracle_note, self.voice_note) if note]
+        return " ".join(lines)
+
+
+# The running app's stages, for the events below: the toy, text only, until `start` loads what the settings ask for.
+# A module global, not an argument: on ZeroGPU the @spaces.GPU steps' arguments are pickled to another process.
+ball = Magic8Ball()
+
+
+def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
+    """Load the ears, the oracle and the voice the settings ask for (or the `voice` given), once, when the app
+    starts; they serve every event from then on. A StartupError says why the app cannot start."""
+    global ball
+    if problem := patches.version_mismatch():
+        raise StartupError(problem)
     try:
-        return PiperVoice(**chunking), f"{reason}, so Piper speaks."
+        ears, ears_note = load_ears(settings)
     except Exception as error:
-        reason = f"{reason}, and Piper could not be loaded ({type(error).__name__})"
+        raise StartupError(f"Could not load the local speech recognition (faster-whisper tiny.en): {error}") from error
+    oracle, oracle_note = load_oracle(settings)
     try:
-        return EspeakVoice(settings.espeak_voice, **chunking), f"{reason}, so espeak-ng speaks instead."
-    except OSError:
-        return None, f"{reason}, and espeak-ng is not installed, so answers are text only."
-
-
-@functools.cache
-def local_ears() -> LocalEars:
-    """Whisper tiny.en on this machine, loaded once (about a second), whichever settings the app starts with."""
-    return LocalEars(threads=1)
-
-
-def load_ears(settings: Settings, client: InferenceClient) -> tuple[Ears | None, str]:
-    """The Inference API's ears with a token (or an endpoint's URL), local ears otherwise, when asked for, or when
-    HF_HUB_OFFLINE would refuse every call."""
-    asr_is_url = settings.asr_model.startswith(("http://", "https://"))
-    if settings.asr_model == LOCAL_ASR:
-        return local_ears(), ""
-    note = ""
-    if not settings.offline and (settings.hf_token or asr_is_url):
-        if not constants.HF_HUB_OFFLINE:
-            return InferenceEars(client, settings.asr_model), ""
-        note = f"HF_HUB_OFFLINE is set, so Whisper tiny.en on this machine hears instead of {settings.asr_model}."
-        logger.warning(note)
-    try:
-        return local_ears(), note
+        voice, voice_note = (voice, "") if voice else load_voice(settings)
     except Exception as error:
-        return None, f"{note} The local speech recognition could not be loaded ({type(error).__name__}).".lstrip()
-
-
-def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
-    """Choose the ears and the oracle and load the voice, once, when the app starts.
-
-    Each Inference API task has its own client, so each has its own provider (`--asr-provider`, `--llm-provider`).
-    """
-    global settings, oracle, ears, ears_note, voice, voice_note, oracle_note
-    settings = new_settings
-    asr_client = InferenceClient(
-        provider=settings.asr_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
-    )
-    llm_client = InferenceClient(
-        provider=settings.llm_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
-    )
-    ears, ears_note = load_ears(settings, asr_client)
-    llm_is_url = settings.llm_model.startswith(("http://", "https://"))
-    wants_llm = not settings.offline and bool(settings.hf_token or llm_is_url)
-    oracle_note = ""
-    if wants_llm and constants.HF_HUB_OFFLINE:
-        oracle_note = (
-            f"HF_HUB_OFFLINE is set, so huggingface_hub refuses every Inference API call (even to a local server): "
-            f"the classic toy answers instead of {settings.llm_model}. Unset HF_HUB_OFFLINE to use it."
-        )
-        logger.warning(oracle_note)
-    oracle = LLMOracle(llm_client, settings.llm_model) if wants_llm and not oracle_note else ClassicOracle()
-    voice, voice_note = (new_voice, "") if new_voice else load_voice(settings)
+        weights = f" ({settings.tts_model})" if settings.voice == "parler" else ""
+        raise StartupError(f"Could not load the {settings.voice} voice{weights}: {error}") from error
+    ball = Magic8Ball(settings, ears, oracle, voice, ears_note, oracle_note, voice_note)
+    return ball
 
 
 @contextmanager
@@ -145,16 +99,16 @@ def explained_failures(message: str):
     except UserError as error:
         raise gr.Error(str(error), print_exception=False) from None
     except Exception:
-        logger.error("%s\n%s", message, redact(traceback.format_exc(), settings.hf_token))
+        logger.error("%s\n%s", message, redact(traceback.format_exc(), ball.settings.hf_token))
         raise gr.Error(message, print_exception=False) from None
 
 
 def heard_question(audio: str | None) -> str:
     """The words of a recorded question (none when the app has no ears), or a UserError saying why there are none."""
-    if ears is None:
+    if ball.ears is None:
         return ""
     gr.Info("Transcribing Audio", duration=2)  # short: on a phone the toast covers the ball
-    return hear(ears, audio, settings.max_question_s)
+    return hear(ball.ears, audio, ball.settings.max_question_s)
 
 
 def you_asked(question: str) -> str:
@@ -176,16 +130,16 @@ def in_the_window(answer: str | None) -> str:
     )
 
 
-def generate_response(audio: str | None) -> tuple[str, str]:
+def hear_and_answer(audio: str | None) -> tuple[str, str]:
     """CPU step: hear the question and answer it; the answer, and the line that shows what was heard."""
     with explained_failures(ANSWER_FAILED):
         question = heard_question(audio)
-        return oracle.answer(question), you_asked(question)
+        return ball.oracle.answer(question), you_asked(question)
 
 
 def gpu_seconds(answer: str | None) -> int:
     """ZeroGPU time to reserve for speaking `answer`: its likely length, at most `max_speech_s`, plus a margin."""
-    speech_s = min(settings.max_speech_s, len(answer or "") / SPEECH_CHARS_PER_S)
+    speech_s = min(ball.settings.max_speech_s, len(answer or "") / SPEECH_CHARS_PER_S)
     return math.ceil(speech_s * GPU_S_PER_SPEECH_S + GPU_MARGIN_S)
 
 
@@ -195,6 +149,7 @@ def read_response(answer: str | None):
 
     If the listener leaves, gradio closes this generator and the voice stops generating at its next step.
     """
+    voice = ball.voice
     if voice is None or not answer:
         yield answer, None
         return
@@ -214,7 +169,7 @@ def answer_text(question: str) -> str:
     if not question:
         raise gr.Error("Type a question first.", print_exception=False)
     with explained_failures(ANSWER_FAILED):
-        return oracle.answer(question)
+        return ball.oracle.answer(question)
 
 
 def speak_to_the_page(answer: str, heard: str):
@@ -229,7 +184,7 @@ def respond_aloud(audio: str | None):
 
     One event, not two chained: the page would wait for the first to end before asking for the second.
     """
-    yield from speak_to_the_page(*generate_response(audio))
+    yield from speak_to_the_page(*hear_and_answer(audio))
 
 
 def respond_typed(question: str):
@@ -241,6 +196,7 @@ def respond_typed(question: str):
 def speak_whole(answer: str) -> bytes:
     """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache, which
     it cleans)."""
+    voice = ball.voice
     with explained_failures(VOICE_FAILED):
         speech = np.concatenate([np.zeros(0, dtype=np.float32), *voice.speak(answer)])
     return numpy_to_mp3(speech, voice.sampling_rate)
@@ -255,7 +211,7 @@ def ask(question: str):
         The answer text, then the answer spoken aloud as an MP3 file (its URL; none when the app has no voice).
     """
     answer = answer_text(question)
-    return answer, (speak_whole(answer) if voice else None)
+    return answer, (speak_whole(answer) if ball.voice else None)
 
 
 def ask_aloud(recording: str):
@@ -268,22 +224,53 @@ def ask_aloud(recording: str):
     """
     with explained_failures(ANSWER_FAILED):
         question = heard_question(recording)
-        answer = oracle.answer(question)
-    return question, answer, (speak_whole(answer) if voice else None)
+        answer = ball.oracle.answer(question)
+    return question, answer, (speak_whole(answer) if ball.voice else None)
 
 
 def describe_backends() -> str:
-    """A line for the page: which ears hear, which oracle answers, which voice speaks, and why when that is not
-    what was asked."""
-    spoken_by = f"spoken by the {voice.name} voice" if voice else "not spoken (text only)"
-    heard_by = f"Heard by {ears.name}, answered" if ears else "Answered"
-    lines = [f"{heard_by} by {oracle.name}, {spoken_by}."]
-    if ears is None:
-        lines.append("It does not listen: a spoken question is not transcribed, it just gets an answer.")
-    elif not oracle.listens:
-        lines.append("Like the toy, it shows what it heard and answers whatever the question.")
-    lines += [note for note in (ears_note, oracle_note, voice_note) if note]
-    return " ".join(lines)
+    """The page's line that says which ears, oracle and voice the app runs with."""
+    return ball.describe()
+
+
+def upload_limit_bytes(settings: Settings) -> int:
+    """The largest upload accepted: far more than a recording of `max_question_s` takes."""
+    return max(1_000_000, int(settings.max_question_s * UPLOAD_BYTES_PER_S))
+
+
+def configure_queue(settings: Settings) -> gr.Blocks:
+    """Queue every event: Parler-TTS speaks `gpu_concurrency` answers at once, the others wait their turn.
+
+    CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
+    once. The page's events hear, answer and speak in one event each, so a question waits for one of these slots
+    before it is heard.
+    Files in gradio's cache (uploads, answers) and answers kept in memory are deleted `cache_max_age_s` after they
+    were made, checked every `cache_max_age_s / 2`.
+    """
+    demo.delete_cache = (max(1, settings.cache_max_age_s // 2), settings.cache_max_age_s)
+    upkeep.keep_forgetting_streams(demo, settings.cache_max_age_s)
+    speaking_at_once = settings.gpu_concurrency if isinstance(ball.voice, ParlerVoice) else os.cpu_count() or 1
+    return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
+
+
+def serve(settings: Settings, voice: Voice | None = None, **launch_options) -> str:
+    """Build and serve the app from `settings`: load the stages (or speak with `voice`), patch gradio, queue the
+    events and launch; the URL it serves at.
+
+    `launch_options` go to `gr.Blocks.launch` (tests pass `prevent_thread_lock=True`; `demo.close()` stops it).
+    """
+    start(settings, voice)
+    print(describe_backends())
+    patches.install()
+    _, url, _ = configure_queue(settings).launch(
+        share=settings.share,
+        server_name=settings.host,
+        server_port=settings.port,
+        mcp_server=settings.mcp,
+        max_file_size=upload_limit_bytes(settings),
+        **launch_options,
+    )
+    return url
 
 
 BALL_CSS = """
@@ -314,7 +301,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         """
     )
     backends = gr.Markdown()
-    ball = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
+    ball_picture = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
     heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
     with gr.Group():
         with gr.Row(equal_height=True):
@@ -337,7 +324,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     # and the one MCP tool. Every event that speaks shares the "voice" group. Progress shows on the Answer box alone:
     # redrawing the other outputs as pending would hold up the player in the browser.
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
-    answered = [answer, audio_out, heard, ball]
+    answered = [answer, audio_out, heard, ball_picture]
     audio_in.stop_recording(respond_aloud, audio_in, answered, **page_step)
     gr.on([question.submit, ask_button.click], respond_typed, question, answered, **page_step)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
@@ -346,62 +333,12 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     )
 
 
-def spread_mcp_tool_outputs() -> None:
-    """Fix gradio 6.17.3's MCP server, which returns a queued tool's outputs as one text (their list's repr).
-
-    Its other paths (non-queued tools, clients that ask for progress) already return one content item per output.
-    """
-    from anyio.to_thread import run_sync
-    from gradio.mcp import GradioMCPServer
-
-    async def tool_outputs(self, job) -> list:
-        result = await run_sync(job.result)
-        return list(result) if isinstance(result, tuple) else [result]
-
-    GradioMCPServer._execute_tool_without_progress = tool_outputs
-
-
-def upload_limit_bytes(settings: Settings) -> int:
-    """The largest upload accepted: far more than a recording of `max_question_s` takes."""
-    return max(1_000_000, int(settings.max_question_s * UPLOAD_BYTES_PER_S))
-
-
-def configure_queue(settings: Settings) -> gr.Blocks:
-    """Queue every event: Parler-TTS speaks `gpu_concurrency` answers at once, the others wait their turn.
-
-    CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
-    once. The page's events hear, answer and speak in one event each, so a question waits for one of these slots
-    before it is heard.
-    Files in gradio's cache (uploads, answers) and answers kept in memory are deleted `cache_max_age_s` after they
-    were made, checked every `cache_max_age_s / 2`.
-    """
-    demo.delete_cache = (max(1, settings.cache_max_age_s // 2), settings.cache_max_age_s)
-    upkeep.keep_forgetting_streams(demo, settings.cache_max_age_s)
-    speaking_at_once = settings.gpu_concurrency if isinstance(voice, ParlerVoice) else os.cpu_count() or 1
-    return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Load the models, then serve the app."""
-    settings = parse_settings(argv)
+    """Serve the app with the settings of the command line and the environment, until it is stopped."""
     try:
-        start(settings)
-    except Exception as error:
-        if ears is None and settings.asr_model == LOCAL_ASR:  # start() loads the ears first
-            sys.exit(f"Could not load the local speech recognition (faster-whisper tiny.en): {error}")
-        weights = f" ({settings.tts_model})" if settings.voice == "parler" else ""
-        sys.exit(f"Could not load the {settings.voice} voice{weights}: {error}")
-    print(describe_backends())
-    if settings.mcp:
-        spread_mcp_tool_outputs()
-    hls.install()
-    configure_queue(settings).launch(
-        share=settings.share,
-        server_name=settings.host,
-        server_port=settings.port,
-        mcp_server=settings.mcp,
-        max_file_size=upload_limit_bytes(settings),
-    )
+        serve(parse_settings(argv))
+    except StartupError as error:
+        sys.exit(str(error))
 
 
 if __name__ == "__main__":

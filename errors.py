@@ -1,7 +1,6 @@
 """Turn what went wrong into words a user understands, and retry the Inference API when waiting helps."""
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +8,8 @@ from typing import TypeVar
 
 import requests
 from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
-from huggingface_hub.inference._providers import PROVIDERS
+
+from patches import LACKS_TASK, NOT_SERVED, PROVIDER_TASKS, UNKNOWN_PROVIDER, WRONG_TASK
 
 logger = logging.getLogger("magic8")
 
@@ -19,15 +19,14 @@ RETRY_STATUSES = (502, 503, 504)  # the model is loading, or the server is brief
 
 HUB_TASKS = {"speech recognition": "automatic-speech-recognition", "language model": "conversational"}
 PROVIDER_SETTINGS = "https://hf.co/settings/inference-providers"
-# What huggingface_hub 0.36.2 raises, as ValueError, when it cannot route a call (inference/_providers)
-LACKS_TASK = re.compile(r"Task '[^']+' not supported for provider '([^']+)'")
-UNKNOWN_PROVIDER = re.compile(r"Provider '([^']+)' not supported")
-NOT_SERVED = re.compile(r"not supported by provider |No provider mapping found")
-WRONG_TASK = re.compile(r"doesn't support task|is not supported for task")
 
 
 class UserError(Exception):
     """Something the user should be told, in words they understand; its message is shown as it is."""
+
+
+class StartupError(Exception):
+    """Why the app cannot start, in words for whoever started it."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def explain_routing(error: Exception, service: str, route: Route | None) -> str 
         return None
     served_by = "a provider that serves it"
     if task := HUB_TASKS.get(service):
-        able = [name for name, tasks in PROVIDERS.items() if task in tasks]
+        able = [name for name, tasks in PROVIDER_TASKS.items() if task in tasks]
         served_by = " or ".join(able) if len(able) <= 3 else "a provider that can"
     text = str(error)
     chosen = "chosen by auto, the first in the account's order, " if route.provider == "auto" else ""

@@ -1,15 +1,21 @@
-"""Hear the question: check the recording, make it a short 16 kHz mono WAV, and transcribe it with some ears."""
+"""Hear the question: check the recording, make it a short 16 kHz mono WAV, and transcribe it with some ears;
+which ears hear (`load_ears`)."""
 
+import functools
 import io
+import logging
 import wave
 from typing import Protocol
 
 import gradio as gr
 import numpy as np
-from huggingface_hub import InferenceClient
+from huggingface_hub import InferenceClient, constants
 from pydub import AudioSegment
 
 from errors import Route, UserError, call_api
+from settings import LOCAL_ASR, Settings
+
+logger = logging.getLogger("magic8")
 
 MIN_QUESTION_S = 0.3
 SILENCE_DBFS = -50.0  # a recording whose loudest sample is quieter than this holds no question
@@ -91,3 +97,32 @@ def hear(ears: Ears, audio_path: str | None, max_seconds: float = 30.0) -> str:
     if not question:
         raise UserError("No words could be made out in your recording. Speak a little closer and ask again.")
     return question
+
+
+@functools.cache
+def local_ears() -> LocalEars:
+    """Whisper tiny.en on this machine, loaded once (about a second), whichever settings the app starts with."""
+    return LocalEars(threads=1)
+
+
+def load_ears(settings: Settings) -> tuple[Ears | None, str]:
+    """The ears the settings ask for, and a note saying why when they are not those.
+
+    The Inference API's ears with a token (or an endpoint's URL); local ears when asked for, without a token, or when
+    HF_HUB_OFFLINE would refuse every call; none when the local ones cannot be loaded.
+    """
+    if settings.asr_model == LOCAL_ASR:
+        return local_ears(), ""
+    note = ""
+    if not settings.offline and (settings.hf_token or settings.asr_model.startswith(("http://", "https://"))):
+        if not constants.HF_HUB_OFFLINE:
+            client = InferenceClient(
+                provider=settings.asr_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
+            )
+            return InferenceEars(client, settings.asr_model), ""
+        note = f"HF_HUB_OFFLINE is set, so Whisper tiny.en on this machine hears instead of {settings.asr_model}."
+        logger.warning(note)
+    try:
+        return local_ears(), note
+    except Exception as error:
+        return None, f"{note} The local speech recognition could not be loaded ({type(error).__name__}).".lstrip()

@@ -2,21 +2,18 @@
 
 gradio's own playlist route declares `#EXT-X-TARGETDURATION` 5 and adds 1 with every segment, and cannot block. Its
 player (hls.js 1.5.13, `lowLatencyMode` on) re-reads a live playlist that did not change only every target/2 seconds
-(3 s, 3.5 s, ...), so a segment finished just after a reload waits that long. `install()` puts our route in front of
-gradio's at the same path: it declares the real target duration and `CAN-BLOCK-RELOAD=YES`, so hls.js asks for the
-next segment with `?_HLS_msn=N` and we answer as soon as segment N (or the end of the stream) is there.
-gradio fixed the same upstream (PRs #13820, #13847) in releases that cannot be installed beside parler-tts.
-`install()` also adds `PLAYER_NUDGE` to every page, so that the player asks for the first segment at once.
+(3 s, 3.5 s, ...), so a segment finished just after a reload waits that long. Our route (`playlist_route`, put in
+front of gradio's at the same path by `patches.install()`) declares the real target duration and
+`CAN-BLOCK-RELOAD=YES`, so hls.js asks for the next segment with `?_HLS_msn=N` and we answer as soon as segment N (or
+the end of the stream) is there. `patches.install()` also adds `PLAYER_NUDGE` to every page, so that the player asks
+for the first segment at once. See docs/streaming.md.
 """
 
 import asyncio
 import math
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
-from gradio.blocks import Blocks
 from gradio.route_utils import API_PREFIX, MediaStream
-from gradio.routes import App
 
 PLAYLIST_PATH = API_PREFIX + "/stream/{session_hash}/{run}/{component_id}/playlist.m3u8"
 FIRST_SEQUENCE = 1  # hls.js only blocks for the segment after one numbered above 0
@@ -107,38 +104,3 @@ async def playlist_route(session_hash: str, run: int, component_id: int, request
         await wait_for_segment(stream, FIRST_SEQUENCE + served[0], MAX_BLOCK_S)
     stream.hls_served = (len(stream.segments), stream.ended)
     return Response(content=playlist(stream), media_type="application/vnd.apple.mpegurl")
-
-
-def install() -> None:
-    """Serve our playlist in front of gradio's, and `PLAYER_NUDGE` in the page's head, in every app launched from now
-    on; call it before `launch`.
-
-    Patches `gradio.routes.App.create_app` (to add the route), `MediaStream.add_segment` and `end_stream` (to wake the
-    requests that wait), and `Blocks.launch` (to add the script to its `head`). Calling it again changes nothing.
-    """
-    if getattr(App.create_app, "serves_ll_hls", False):
-        return
-    create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
-    launch = Blocks.launch
-
-    def create_app_with_ll_hls(*args, **kwargs) -> App:
-        app = create_app(*args, **kwargs)
-        app.router.routes.insert(0, APIRoute(PLAYLIST_PATH, playlist_route, methods=["GET"], include_in_schema=False))
-        return app
-
-    async def add_segment_and_wake(self, data) -> None:
-        await add_segment(self, data)
-        wake(self)
-
-    def end_stream_and_wake(self) -> None:
-        end_stream(self)
-        wake(self)
-
-    def launch_with_player_nudge(self, *args, head: str | None = None, **kwargs):
-        return launch(self, *args, head=(head or "") + PLAYER_NUDGE, **kwargs)
-
-    create_app_with_ll_hls.serves_ll_hls = True
-    App.create_app = staticmethod(create_app_with_ll_hls)
-    Blocks.launch = launch_with_player_nudge
-    MediaStream.add_segment = add_segment_and_wake
-    MediaStream.end_stream = end_stream_and_wake

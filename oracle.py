@@ -1,12 +1,16 @@
-"""Oracles answer a question the way a Magic 8 Ball would."""
+"""Oracles answer a question the way a Magic 8 Ball would; which one answers (`load_oracle`)."""
 
+import logging
 import random
 import re
 from typing import Protocol
 
-from huggingface_hub import InferenceClient
+from huggingface_hub import InferenceClient, constants
 
 from errors import Route, call_api
+from settings import Settings
+
+logger = logging.getLogger("magic8")
 
 SYSTEM_PROMPT = (
     "You are a magic 8 ball."
@@ -103,3 +107,22 @@ def first_sentences(text: str, max_chars: int) -> str:
             break
         kept = candidate
     return kept or text[: max_chars - 3].rsplit(" ", 1)[0] + "..."
+
+
+def load_oracle(settings: Settings) -> tuple[Oracle, str]:
+    """The LLM with a token (or a server's URL) unless offline, else the classic toy; and a note saying why the toy
+    answers when an LLM was asked for."""
+    is_url = settings.llm_model.startswith(("http://", "https://"))
+    if settings.offline or not (settings.hf_token or is_url):
+        return ClassicOracle(), ""
+    if constants.HF_HUB_OFFLINE:
+        note = (
+            f"HF_HUB_OFFLINE is set, so huggingface_hub refuses every Inference API call (even to a local server): "
+            f"the classic toy answers instead of {settings.llm_model}. Unset HF_HUB_OFFLINE to use it."
+        )
+        logger.warning(note)
+        return ClassicOracle(), note
+    client = InferenceClient(
+        provider=settings.llm_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
+    )
+    return LLMOracle(client, settings.llm_model), ""

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import get_args
 
-from huggingface_hub.inference._providers import PROVIDER_T
+from patches import PROVIDER_NAMES
 
 DESCRIPTION = (
     "Jenny speaks at an average pace with a calm delivery in a very confined sounding environment "
@@ -72,7 +72,7 @@ OPTIONS = {
 }
 LOCAL_ASR = "local"  # the --asr-model that transcribes on this machine, with faster-whisper tiny.en
 VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
-PROVIDERS = ("auto", *get_args(PROVIDER_T))  # what huggingface_hub 0.36.2 can call
+PROVIDERS = ("auto", *get_args(PROVIDER_NAMES))  # what huggingface_hub 0.36.2 can call
 CHOICES = {"voice": VOICES, "asr_provider": PROVIDERS, "llm_provider": PROVIDERS}
 
 

@@ -1,6 +1,7 @@
 """Voices speak an answer as a stream of float32 audio chunks; the app does not care which one it has.
 
-The CPU voices live here; Parler-TTS (a GPU voice, and its tiny random-weight stand-in) lives in `parler.py`.
+The CPU voices live here, and the choice of voice (`load_voice`); Parler-TTS (a GPU voice, and its tiny random-weight
+stand-in) lives in `parler.py`.
 """
 
 import json
@@ -13,6 +14,9 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
+
+from parler import gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
+from settings import Settings
 
 
 class Voice(Protocol):
@@ -143,3 +147,43 @@ def espeak_wav(command: list[str], text: str) -> Iterator[wave.Wave_read]:
             yield wav
         finally:
             process.kill()
+
+
+def load_voice(settings: Settings) -> tuple[Voice | None, str]:
+    """The voice the settings ask for, and for `auto` a note saying why when Parler-TTS does not speak.
+
+    `auto`: Parler-TTS on a GPU if its weights load, else Piper, else espeak-ng, else text. Weights load here.
+    """
+    chunking = dict(first_chunk_s=settings.first_chunk_s, chunk_s=settings.chunk_s, max_speech_s=settings.max_speech_s)
+    parler = dict(description=settings.voice_description, **chunking)
+    if settings.voice == "none":
+        return None, ""
+    if settings.voice == "espeak":
+        return EspeakVoice(settings.espeak_voice, **chunking), ""
+    if settings.voice == "piper":
+        return PiperVoice(**chunking), ""
+    if settings.voice == "tiny-random":
+        return tiny_random_voice(**parler), ""
+    if settings.voice == "parler":
+        return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+    if not gpu_present():
+        reason = "There is no GPU for Parler-TTS (--voice parler runs it on the CPU, slower than real time)"
+    else:
+        reason = (
+            f"Parler-TTS ({settings.tts_model}) is not in the local cache and the Hugging Face Hub cannot be reached"
+        )
+        try:
+            if parler_cached(settings.tts_model):
+                return load_parler(settings.tts_model, settings.tts_tokenizer, local_files_only=True, **parler), ""
+            if hub_reachable():
+                return load_parler(settings.tts_model, settings.tts_tokenizer, **parler), ""
+        except Exception as error:
+            reason = f"Parler-TTS ({settings.tts_model}) could not be loaded ({type(error).__name__})"
+    try:
+        return PiperVoice(**chunking), f"{reason}, so Piper speaks."
+    except Exception as error:
+        reason = f"{reason}, and Piper could not be loaded ({type(error).__name__})"
+    try:
+        return EspeakVoice(settings.espeak_voice, **chunking), f"{reason}, so espeak-ng speaks instead."
+    except OSError:
+        return None, f"{reason}, and espeak-ng is not installed, so answers are text only."

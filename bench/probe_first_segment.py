@@ -1,5 +1,5 @@
 """Which first segment does Chromium start playing on? A streamed tone: a first segment of N AAC frames, the rest 2 s
-later, served with `hls.install()`; headless Chromium clicks and listens.
+later, served with `patches.install()`; headless Chromium clicks and listens.
 
     python bench/probe_first_segment.py --tries 6     # about 3 minutes
 
@@ -20,8 +20,8 @@ import numpy as np  # noqa: E402
 from browser import LISTEN_SCRIPT, launch_chromium, speak_question  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-import hls  # noqa: E402
-from audio_utils import AacStream, Segments, StreamingAudio  # noqa: E402
+from audio_utils import AacStream, Segments  # noqa: E402
+from patches import StreamingAudio, install  # noqa: E402
 
 CASES = {22050: [4, 5], 44100: [8, 9, 10]}  # sampling rate: first segments to try, in AAC frames
 SECOND_AFTER_S = 2.0
@@ -55,7 +55,7 @@ def main() -> None:
     with gr.Blocks() as demo:
         audio = StreamingAudio(label="Tone", streaming=True, autoplay=True)
         gr.Button("Play the tone").click(speak, None, audio)
-    hls.install()
+    install()
     _, url, _ = demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright, speak_question(Path("/tmp/probe-question.wav"), "Hello"))

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 import wave
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,18 +64,24 @@ def online_settings(inference_server) -> Settings:
     )
 
 
+@contextmanager
+def serving(settings: Settings, voice=None):
+    """The app built and served from `settings` (speaking with `voice`, when given) by `app.serve`, as `python app.py`
+    serves it, on 127.0.0.1; its URL."""
+    import app
+
+    url = app.serve(settings, voice, prevent_thread_lock=True, quiet=True)
+    try:
+        yield url
+    finally:
+        app.demo.close()
+
+
 @pytest.fixture
 def served_app(online_settings, tiny_voice):
     """The app, started with the loopback server and the tiny voice, served on 127.0.0.1."""
-    import app
-    import hls
-
-    hls.install()
-    app.start(online_settings, tiny_voice)
-    app.demo.queue(default_concurrency_limit=online_settings.gpu_concurrency)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    yield url
-    app.demo.close()
+    with serving(online_settings, tiny_voice) as url:
+        yield url
 
 
 def write_wav(path: Path, seconds: float, rate: int = 16000, channels: int = 1, frequency: float = 220.0) -> Path:

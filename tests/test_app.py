@@ -26,7 +26,7 @@ def fetch_stream(playlist_url: str) -> list[bytes]:
 
 
 def test_importing_app_loads_no_model():
-    code = "import sys, app; print(app.voice, 'parler_tts' in sys.modules, type(app.demo).__name__)"
+    code = "import sys, app; print(app.ball.voice, 'parler_tts' in sys.modules, type(app.demo).__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.split() == ["None", "False", "Blocks"]
 
@@ -78,5 +78,5 @@ def test_read_response_streams_chunks_that_each_decode(online_settings, tiny_voi
 def test_generate_response_strips_magic_8_ball_and_colons(online_settings, inference_server, tiny_voice, tmp_path):
     inference_server.answer_for = lambda question: "Magic 8 Ball: Curiosity: it killed the cat."
     app.start(online_settings, tiny_voice)
-    answer, _ = app.generate_response(str(write_wav(tmp_path / "q.wav", 1.0)))
+    answer, _ = app.hear_and_answer(str(write_wav(tmp_path / "q.wav", 1.0)))
     assert answer == "Curiosity it killed the cat."

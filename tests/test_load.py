@@ -7,7 +7,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-from conftest import decoded_seconds, write_wav
+from conftest import decoded_seconds, serving, write_wav
 from gradio_client import Client, handle_file
 
 import app
@@ -43,11 +43,8 @@ def short_voice():
 @pytest.fixture
 def queued_app(online_settings, short_voice):
     """The app as `main` serves it (same queue settings), on 127.0.0.1."""
-    app.start(online_settings, short_voice)
-    app.configure_queue(online_settings)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    yield url
-    app.demo.close()
+    with serving(online_settings, short_voice) as url:
+        yield url
 
 
 def fetch_hls(playlist_url: str) -> bytes:

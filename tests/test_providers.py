@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from conftest import TOKEN, write_wav
+from conftest import TOKEN, serving, write_wav
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from hub_server import MISTRAL, WHISPER, HubServer, forget_what_the_hub_said, point_huggingface_hub_at
@@ -25,7 +25,7 @@ from huggingface_hub.utils import reset_sessions
 
 import app
 from errors import UserError
-from listen import LocalEars
+from hear import LocalEars
 from oracle import CLASSIC_ANSWERS, LLMOracle
 from settings import Settings
 
@@ -52,14 +52,10 @@ def log(caplog):
 
 
 @contextmanager
-def serving(settings: Settings):
-    app.start(settings)
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
+def client_of(settings: Settings):
+    """A client of the app served from `settings`."""
+    with serving(settings) as url:
         yield Client(url, verbose=False, download_files=False)
-    finally:
-        app.demo.close()
 
 
 def ask_aloud(client: Client, wav: Path) -> str:
@@ -71,7 +67,7 @@ def error_of(question_wav: Path | None = None) -> str:
     """The message the page shows when answering fails: for a spoken question, or a typed one."""
     with pytest.raises(gr.Error) as raised:
         if question_wav:
-            app.generate_response(str(question_wav))
+            app.hear_and_answer(str(question_wav))
         else:
             app.answer_text("Should I get a dog?")
     message = str(raised.value.message)
@@ -80,7 +76,7 @@ def error_of(question_wav: Path | None = None) -> str:
 
 
 def test_a_space_hears_through_hf_inference_and_answers_through_the_llms_first_provider(hub, log, tmp_path):
-    with serving(SPACE) as client:
+    with client_of(SPACE) as client:
         assert ask_aloud(client, write_wav(tmp_path / "question.wav", 1.5)) == ANSWER
 
     assert [r["path"] for r in hub.requests] == [f"/hf-inference/models/{WHISPER}", "/together/v1/chat/completions"]
@@ -93,7 +89,7 @@ def test_a_space_hears_through_hf_inference_and_answers_through_the_llms_first_p
 
 def test_each_task_takes_its_own_provider(hub, log, tmp_path):
     app.start(replace(SPACE, asr_provider="fal-ai", llm_provider="novita"))
-    assert app.generate_response(str(write_wav(tmp_path / "question.wav", 1.5)))[0] == ANSWER
+    assert app.hear_and_answer(str(write_wav(tmp_path / "question.wav", 1.5)))[0] == ANSWER
     asr, chat = hub.requests
     assert asr["path"] == "/fal-ai/fal-ai/whisper"
     assert chat["path"] == "/novita/v3/openai/chat/completions"
@@ -147,7 +143,7 @@ def test_a_model_the_hub_does_not_know_is_named(hub, log, tmp_path):
 
 def test_credits_used_up_402_is_explained_on_the_page(hub, log):
     hub.chat_faults = [(402, '{"error": "You have exceeded your monthly included credits for Inference Providers."}')]
-    with serving(SPACE) as client:
+    with client_of(SPACE) as client:
         with pytest.raises(AppError) as raised:
             client.predict("Should I get a dog?", api_name="/respond_typed")
     message = str(raised.value)
@@ -179,7 +175,7 @@ def test_hf_hub_offline_with_a_remote_llm_is_said_on_the_page_and_the_toy_answer
 
 def test_hf_hub_offline_with_remote_speech_recognition_hears_on_this_machine(hub_offline, log):
     app.start(SPACE)
-    assert isinstance(app.ears, LocalEars)
+    assert isinstance(app.ball.ears, LocalEars)
     note = f"HF_HUB_OFFLINE is set, so Whisper tiny.en on this machine hears instead of {WHISPER}."
     assert note in app.describe_backends() and note in log()
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from conftest import TOKEN, decoded_seconds, words, write_speech, write_wav
+from conftest import TOKEN, decoded_seconds, serving, words, write_speech, write_wav
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from inference_server import refused_url
 from pydub import AudioSegment
 
 import app
-from listen import InferenceEars
+from hear import InferenceEars
 from oracle import CLASSIC_ANSWERS, UNCLEAR_ANSWER
 from parler import tiny_random_voice
 from settings import LOCAL_ASR, Settings
@@ -59,14 +59,14 @@ def leak_check(caplog, capsys):
 def error_of(audio) -> str:
     """The message of the gr.Error that answering this recording raises."""
     with pytest.raises(gr.Error) as raised:
-        app.generate_response(str(audio) if audio else None)
+        app.hear_and_answer(str(audio) if audio else None)
     message = str(raised.value.message)
     assert TOKEN not in message and "Traceback" not in message
     return message
 
 
 def answer_of(audio) -> str:
-    answer, _ = app.generate_response(str(audio))
+    answer, _ = app.hear_and_answer(str(audio))
     return answer
 
 
@@ -143,7 +143,7 @@ def test_long_recording_is_cut_to_max_question_s_with_a_warning(listening, piper
         answer = answer_of(recording)
     assert words(answer)[-7:] == ["what", "is", "the", "meaning", "of", "it", "all"]
     uploads = [upload["size"] for upload in listening.asr_requests()]
-    assert len(uploads) == (1 if isinstance(app.ears, InferenceEars) else 0)
+    assert len(uploads) == (1 if isinstance(app.ball.ears, InferenceEars) else 0)
     assert all(size <= WAV_HEADER + 30 * 16000 * 2 + 64 for size in uploads)  # 0.96 MB, not the 11 MB recorded
 
 
@@ -181,7 +181,7 @@ def test_without_a_token_local_ears_hear_and_the_classic_toy_answers(
     tiny_voice, piper_voice, inference_server, tmp_path
 ):
     app.start(Settings(voice="tiny-random"), tiny_voice)
-    answer, heard = app.generate_response(str(write_speech(tmp_path / "q.wav", piper_voice, "Is it my lucky day?")))
+    answer, heard = app.hear_and_answer(str(write_speech(tmp_path / "q.wav", piper_voice, "Is it my lucky day?")))
     assert answer in CLASSIC_ANSWERS
     shown = re.sub("<[^>]+>", "", heard)
     assert shown.startswith("You asked: ") and words(shown) == ["you", "asked", "is", "it", "my", "lucky", "day"]
@@ -304,10 +304,7 @@ def test_a_failed_question_speaks_nothing(served_app, tmp_path):
 
 def test_cancelled_answer_stops_generating_within_a_chunk(online_settings, tmp_path):
     long_voice = tiny_random_voice(description="A calm voice.", first_chunk_s=0.25, chunk_s=0.5, max_speech_s=10.0)
-    app.start(online_settings, long_voice)
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
+    with serving(online_settings, long_voice) as url:
         # /cancel returns once the current chunk is done: allow for a slow, shared CPU
         client = Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 120})
         job = client.submit(handle_file(str(write_wav(tmp_path / "q.wav", 1.0))), api_name="/respond_aloud")
@@ -316,8 +313,6 @@ def test_cancelled_answer_stops_generating_within_a_chunk(online_settings, tmp_p
             time.sleep(0.05)
         job.cancel()
         wait_for_generate_threads_to_end()
-    finally:
-        app.demo.close()
     assert generate_threads() == []
     streamer = long_voice.last_streamer
     assert streamer.emitted > 0 and streamer.cancelled.is_set()

@@ -19,7 +19,7 @@ from gradio_client import Client
 from playwright.sync_api import expect, sync_playwright
 
 import app
-import upkeep
+import patches
 from parler import tiny_random_voice
 from settings import Settings
 
@@ -37,15 +37,7 @@ def serve(online_settings):
 
     def serve(voice, **changes) -> str:
         settings = replace(online_settings, cache_max_age_s=CACHE_MAX_AGE_S, **changes)
-        app.start(settings, voice)
-        app.configure_queue(settings)
-        _, url, _ = app.demo.launch(
-            server_name="127.0.0.1",
-            server_port=None,
-            prevent_thread_lock=True,
-            quiet=True,
-            max_file_size=app.upload_limit_bytes(settings),
-        )
+        url = app.serve(settings, voice, prevent_thread_lock=True, quiet=True)
         launched.append(url)
         return url
 
@@ -98,10 +90,10 @@ def test_streamed_answers_are_forgotten_once_old(serve, tiny_voice):
     client.predict("Will it rain?", api_name="/respond_typed")
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1
     last_change = {}
-    upkeep.forget_old_streams(app.demo, max_age_s=60, now=0.0, last_change=last_change)
-    upkeep.forget_old_streams(app.demo, max_age_s=60, now=30.0, last_change=last_change)
+    patches.forget_old_streams(app.demo, max_age_s=60, now=0.0, last_change=last_change)
+    patches.forget_old_streams(app.demo, max_age_s=60, now=30.0, last_change=last_change)
     assert sum(len(runs) for runs in app.demo.pending_streams.values()) == before + 1  # young: kept for the player
-    upkeep.forget_old_streams(app.demo, max_age_s=60, now=61.0, last_change=last_change)
+    patches.forget_old_streams(app.demo, max_age_s=60, now=61.0, last_change=last_change)
     assert dict(app.demo.pending_streams) == {} and last_change == {}
 
 
@@ -111,13 +103,13 @@ def test_an_answer_left_unfinished_is_forgotten_once_it_stops_changing():
     left, speaking = MediaStream(), MediaStream()
     demo.pending_streams["left"][1] = {7: left}
     demo.pending_streams["speaking"][1] = {7: speaking}
-    last_change, kept = {}, upkeep.UNFINISHED_KEPT_S
+    last_change, kept = {}, patches.UNFINISHED_KEPT_S
     for now in (0.0, 60.0, kept / 2, kept + 1):
         asyncio.run(speaking.add_segment({"data": b"\xff\xf1", "duration": 0.3, "extension": ".aac"}))
-        upkeep.forget_old_streams(demo, max_age_s=60, now=now, last_change=last_change)
+        patches.forget_old_streams(demo, max_age_s=60, now=now, last_change=last_change)
         assert "left" in demo.pending_streams or now > kept  # a slow voice's pause is not taken for leaving
     assert list(demo.pending_streams) == ["speaking"]
-    upkeep.forget_old_streams(demo, max_age_s=60, now=2 * kept + 2, last_change=last_change)
+    patches.forget_old_streams(demo, max_age_s=60, now=2 * kept + 2, last_change=last_change)
     assert dict(demo.pending_streams) == {}
 
 
@@ -127,8 +119,8 @@ def upload(url: str, data: bytes) -> httpx.Response:
 
 def test_an_upload_far_bigger_than_a_question_is_refused_and_nothing_is_kept(serve, tiny_voice, tmp_path):
     url = serve(tiny_voice)
-    limit = app.upload_limit_bytes(app.settings)
-    longest = write_wav(tmp_path / "longest.wav", app.settings.max_question_s, rate=48000, channels=2)
+    limit = app.upload_limit_bytes(app.ball.settings)
+    longest = write_wav(tmp_path / "longest.wav", app.ball.settings.max_question_s, rate=48000, channels=2)
     assert limit > 1.5 * longest.stat().st_size  # the longest question, recorded in stereo, passes easily
     assert upload(url, longest.read_bytes()).status_code == 200
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from piper import SynthesisConfig
 
-from listen import LocalEars
+from hear import LocalEars
 from voices import PIPER_GAIN, PiperVoice, first_clause_apart
 
 
