@@ -17,12 +17,14 @@ import numpy as np
 from huggingface_hub import InferenceClient, constants
 
 import hls
+import signin
 import upkeep
 from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, LocalEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
 from parler import ParlerVoice, gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
+from quota import Answerers, Quota, answerers
 from settings import LOCAL_ASR, Settings, parse_settings
 from voices import EspeakVoice, PiperVoice, Voice
 
@@ -30,6 +32,7 @@ settings = Settings()
 oracle: Oracle = ClassicOracle()
 ears: Ears | None = None
 voice: Voice | None = None
+quota = Quota(Settings.questions_per_minute, Settings.owner_calls_per_day)
 voice_note = ""  # why the voice is not the one asked for, shown on the page
 ears_note = ""  # why spoken questions are not transcribed, shown on the page
 oracle_note = ""  # why the oracle is not the one asked for, shown on the page
@@ -112,8 +115,11 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
 
     Each Inference API task has its own client, so each has its own provider (`--asr-provider`, `--llm-provider`).
     """
-    global settings, oracle, ears, ears_note, voice, voice_note, oracle_note
+    global settings, oracle, ears, ears_note, voice, voice_note, oracle_note, quota
     settings = new_settings
+    quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day)
+    login.visible = signin.offered(settings.sign_in)
+    signin.serve_sign_in(login.visible)
     asr_client = InferenceClient(
         provider=settings.asr_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
     )
@@ -135,9 +141,9 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
 
 
 @contextmanager
-def explained_failures(message: str):
+def explained_failures(message: str, who: Answerers | None = None):
     """Show what went wrong as a message: a UserError in its own words, anything else as `message`, logged
-    without the token."""
+    without the app's token or the visitor's."""
     try:
         yield
     except gr.Error:
@@ -145,16 +151,25 @@ def explained_failures(message: str):
     except UserError as error:
         raise gr.Error(str(error), print_exception=False) from None
     except Exception:
-        logger.error("%s\n%s", message, redact(traceback.format_exc(), settings.hf_token))
+        trace = redact(redact(traceback.format_exc(), settings.hf_token), who and who.token)
+        logger.error("%s\n%s", message, trace)
         raise gr.Error(message, print_exception=False) from None
 
 
-def heard_question(audio: str | None) -> str:
+def who_answers(request: gr.Request | None, signed_in: gr.OAuthToken | None, spoken: bool) -> Answerers:
+    """The ears and the oracle for this visitor's question: on their own token when signed in, else on the app's
+    within the quota, else offline."""
+    token = signin.visitor_token(signed_in)
+    return answerers(ears, oracle, token, signin.visitor_of(request), quota, spoken, local_ears)
+
+
+def heard_question(audio: str | None, who: Answerers | None = None) -> str:
     """The words of a recorded question (none when the app has no ears), or a UserError saying why there are none."""
-    if ears is None:
+    hearing = who.ears if who else ears
+    if hearing is None:
         return ""
     gr.Info("Transcribing Audio", duration=2)  # short: on a phone the toast covers the ball
-    return hear(ears, audio, settings.max_question_s)
+    return hear(hearing, audio, settings.max_question_s)
 
 
 def you_asked(question: str) -> str:
@@ -176,11 +191,19 @@ def in_the_window(answer: str | None) -> str:
     )
 
 
-def generate_response(audio: str | None) -> tuple[str, str]:
-    """CPU step: hear the question and answer it; the answer, and the line that shows what was heard."""
-    with explained_failures(ANSWER_FAILED):
-        question = heard_question(audio)
-        return oracle.answer(question), you_asked(question)
+def why_offline(note: str) -> str:
+    """The line under the ball that says why the classic toy answered instead of the app's own oracle."""
+    return f'<p class="heard">{html.escape(note)}</p>' if note else ""
+
+
+def generate_response(
+    audio: str | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None
+) -> tuple[str, str]:
+    """CPU step: hear the question and answer it; the answer, and the lines that show what was heard and who paid."""
+    who = who_answers(request, signed_in, spoken=True)
+    with explained_failures(ANSWER_FAILED, who):
+        question = heard_question(audio, who)
+        return who.oracle.answer(question), you_asked(question) + why_offline(who.note)
 
 
 def gpu_seconds(answer: str | None) -> int:
@@ -208,13 +231,30 @@ def read_response(answer: str | None):
         yield answer, data
 
 
-def answer_text(question: str) -> str:
-    """The oracle's answer to a typed question."""
+def typed_question(question: str | None) -> str:
+    """The typed question, stripped, or a message saying why it is not asked: it is empty, or too long."""
     question = (question or "").strip()
     if not question:
         raise gr.Error("Type a question first.", print_exception=False)
-    with explained_failures(ANSWER_FAILED):
-        return oracle.answer(question)
+    if len(question) > settings.max_question_chars:
+        raise gr.Error(
+            f"Your question is {len(question):,} characters long: the Magic 8 Ball takes questions of at most "
+            f"{settings.max_question_chars}. Ask it in fewer words.",
+            print_exception=False,
+        )
+    return question
+
+
+def answer_text(question: str, who: Answerers | None = None) -> str:
+    """The oracle's answer to a typed question: the app's oracle, or the one that answers this visitor."""
+    question = typed_question(question)
+    with explained_failures(ANSWER_FAILED, who):
+        return (who.oracle if who else oracle).answer(question)
+
+
+def with_note(answer: str, who: Answerers) -> str:
+    """The answer text for /ask and /ask_aloud, followed by why the classic toy answered when it did."""
+    return f"{answer}\n\n{who.note}" if who.note else answer
 
 
 def speak_to_the_page(answer: str, heard: str):
@@ -232,9 +272,11 @@ def respond_aloud(audio: str | None):
     yield from speak_to_the_page(*generate_response(audio))
 
 
-def respond_typed(question: str):
+def respond_typed(question: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """The page's typed question, in one event: answer it (CPU step), then speak it (GPU step)."""
-    yield from speak_to_the_page(answer_text(question), you_asked((question or "").strip()))
+    question = typed_question(question)
+    who = who_answers(request, signed_in, spoken=False)
+    yield from speak_to_the_page(answer_text(question, who), you_asked(question) + why_offline(who.note))
 
 
 @spaces.GPU(duration=gpu_seconds)
@@ -246,7 +288,7 @@ def speak_whole(answer: str) -> bytes:
     return numpy_to_mp3(speech, voice.sampling_rate)
 
 
-def ask(question: str):
+def ask(question: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """Ask the Magic 8 Ball a yes-or-no question; it answers as the toy does, in text and in speech.
 
     Args:
@@ -254,11 +296,13 @@ def ask(question: str):
     Returns:
         The answer text, then the answer spoken aloud as an MP3 file (its URL; none when the app has no voice).
     """
-    answer = answer_text(question)
-    return answer, (speak_whole(answer) if voice else None)
+    question = typed_question(question)
+    who = who_answers(request, signed_in, spoken=False)
+    answer = answer_text(question, who)
+    return with_note(answer, who), (speak_whole(answer) if voice else None)
 
 
-def ask_aloud(recording: str):
+def ask_aloud(recording: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """Ask the Magic 8 Ball a question out loud; it says what it heard and answers in text and in speech.
 
     Args:
@@ -266,15 +310,16 @@ def ask_aloud(recording: str):
     Returns:
         The question as heard, the answer text, then the answer spoken aloud as an MP3 file (none without a voice).
     """
-    with explained_failures(ANSWER_FAILED):
-        question = heard_question(recording)
-        answer = oracle.answer(question)
-    return question, answer, (speak_whole(answer) if voice else None)
+    who = who_answers(request, signed_in, spoken=True)
+    with explained_failures(ANSWER_FAILED, who):
+        question = heard_question(recording, who)
+        answer = who.oracle.answer(question)
+    return question, with_note(answer, who), (speak_whole(answer) if voice else None)
 
 
-def describe_backends() -> str:
-    """A line for the page: which ears hear, which oracle answers, which voice speaks, and why when that is not
-    what was asked."""
+def describe_backends(signed_in: gr.OAuthProfile | None = None) -> str:
+    """A line for the page: which ears hear, which oracle answers, which voice speaks, why when that is not what was
+    asked, and whose Inference quota pays."""
     spoken_by = f"spoken by the {voice.name} voice" if voice else "not spoken (text only)"
     heard_by = f"Heard by {ears.name}, answered" if ears else "Answered"
     lines = [f"{heard_by} by {oracle.name}, {spoken_by}."]
@@ -283,7 +328,21 @@ def describe_backends() -> str:
     elif not oracle.listens:
         lines.append("Like the toy, it shows what it heard and answers whatever the question.")
     lines += [note for note in (ears_note, oracle_note, voice_note) if note]
-    return " ".join(lines)
+    lines.append(whose_quota(signed_in))
+    return " ".join(line for line in lines if line)
+
+
+def whose_quota(signed_in: gr.OAuthProfile | None) -> str:
+    """Whose Inference quota pays for this visitor's questions, for the page."""
+    if not (oracle.spends_quota or (ears and ears.spends_quota)):
+        return ""
+    if signed_in is not None:
+        return f"Signed in as {signed_in.username}: your questions are paid from your own Inference quota."
+    sign_in = " Sign in with Hugging Face to ask on your own quota." if login.visible else ""
+    return (
+        f"Your questions are paid from this app's Inference quota, {settings.questions_per_minute} a minute at most "
+        f"(and {settings.owner_calls_per_day} calls a day for everyone); beyond that the classic toy answers.{sign_in}"
+    )
 
 
 BALL_CSS = """
@@ -303,6 +362,7 @@ FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by
 WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
+signin.serve_sign_in(False)  # gradio builds its app (and sign-in routes) as the Blocks closes; start() may offer it
 with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     gr.HTML(
         """
@@ -313,6 +373,8 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a></p>
         """
     )
+    login = gr.LoginButton(visible=False)  # shown when sign-in is offered (start)
+    login.load_event_to_attach = None  # its "Logout (name)" check runs below, not as a public /_check_login_status
     backends = gr.Markdown()
     ball = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
     heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
@@ -333,6 +395,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         api_heard = gr.Textbox(label="Question heard")
 
     demo.load(describe_backends, None, backends, api_visibility="private")
+    demo.load(login._check_login_status, None, login, api_visibility="private")
     # The page's own events are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
     # and the one MCP tool. Every event that speaks shares the "voice" group. Progress shows on the Answer box alone:
     # redrawing the other outputs as pending would hold up the player in the browser.

@@ -100,9 +100,9 @@ def record_segments(log_path: str) -> None:
     app, hls = sys.modules["app"], sys.modules["hls"]
     answer_text, playlist_route = app.answer_text, hls.playlist_route
 
-    def answer_and_record(question: str) -> str:
+    def answer_and_record(question: str, who=None) -> str:
         record(what="answer asked")
-        return answer_text(question)
+        return answer_text(question, who)
 
     @functools.wraps(playlist_route)  # FastAPI reads the route's parameters from its signature
     async def route_and_record(*args, **kwargs):
