@@ -40,12 +40,14 @@ class Quota:
             if int(now // DAY_S) != self.day:
                 self.day, self.calls_today = int(now // DAY_S), 0
             times = self.asked.get(visitor, deque())
+            while times and times[0] <= now - MINUTE_S:
+                times.popleft()
             if len(times) >= self.questions_per_minute:
                 wait_s = max(1, round(times[0] + MINUTE_S - now)) if times else 60
+                questions = "1 question" if self.questions_per_minute == 1 else f"{self.questions_per_minute} questions"
                 return (
-                    f"The classic toy answered, offline: visitors who are not signed in may ask "
-                    f"{self.questions_per_minute} questions a minute on this app's account. {SIGN_IN} "
-                    f"Or ask again in {wait_s} s."
+                    f"The classic toy answered, offline: visitors who are not signed in may ask {questions} a "
+                    f"minute on this app's account. {SIGN_IN} Or ask again in {wait_s} s."
                 )
             if self.calls_today + calls > self.calls_per_day:
                 return (
@@ -61,12 +63,9 @@ class Quota:
             return None
 
     def forget_quiet_visitors(self, now: float) -> None:
-        """Drop the questions older than a minute, and the visitors who asked none since."""
-        for times in self.asked.values():
-            while times and times[0] <= now - MINUTE_S:
-                times.popleft()
-        for visitor in [visitor for visitor, times in self.asked.items() if not times]:
-            del self.asked[visitor]
+        """Forget the visitors who asked nothing on the owner's account in the last minute (the quietest come first)."""
+        while self.asked and next(iter(self.asked.values()))[-1] <= now - MINUTE_S:
+            self.asked.popitem(last=False)
 
 
 @dataclass(frozen=True)
