@@ -117,9 +117,9 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
     """
     global settings, oracle, ears, ears_note, voice, voice_note, oracle_note, quota
     settings = new_settings
-    quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day)
     login.visible = signin.offered(settings.sign_in)
     signin.serve_sign_in(login.visible)
+    quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in=login.visible)
     asr_client = InferenceClient(
         provider=settings.asr_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
     )
@@ -264,12 +264,12 @@ def speak_to_the_page(answer: str, heard: str):
         yield shown, data, heard, in_the_window(shown) if isinstance(shown, str) else gr.skip()
 
 
-def respond_aloud(audio: str | None):
+def respond_aloud(audio: str | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """The page's spoken question, in one event: hear and answer it (CPU step), then speak it (GPU step).
 
     One event, not two chained: the page would wait for the first to end before asking for the second.
     """
-    yield from speak_to_the_page(*generate_response(audio))
+    yield from speak_to_the_page(*generate_response(audio, request, signed_in))
 
 
 def respond_typed(question: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):

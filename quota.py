@@ -13,7 +13,7 @@ from oracle import ClassicOracle
 MINUTE_S = 60.0
 DAY_S = 86_400.0
 MAX_VISITORS = 10_000  # remembered at once: a flood of new addresses forgets the quietest first
-SIGN_IN = "Sign in with Hugging Face (the button at the top) to ask on your own Inference quota."
+SIGN_IN = " Sign in with Hugging Face (the button at the top) to ask on your own Inference quota."
 
 
 class Quota:
@@ -23,9 +23,16 @@ class Quota:
     most MAX_VISITORS are remembered, so memory stays bounded however many visitors come.
     """
 
-    def __init__(self, questions_per_minute: int, calls_per_day: int, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        questions_per_minute: int,
+        calls_per_day: int,
+        sign_in: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
         self.questions_per_minute = questions_per_minute
         self.calls_per_day = calls_per_day
+        self.sign_in = SIGN_IN if sign_in else ""  # how to ask on one's own quota, when the page offers it
         self.clock = clock
         self.asked: OrderedDict[str, deque[float]] = OrderedDict()  # owner-paid questions' times, quietest first
         self.day = -1
@@ -47,12 +54,12 @@ class Quota:
                 questions = "1 question" if self.questions_per_minute == 1 else f"{self.questions_per_minute} questions"
                 return (
                     f"The classic toy answered, offline: visitors who are not signed in may ask {questions} a "
-                    f"minute on this app's account. {SIGN_IN} Or ask again in {wait_s} s."
+                    f"minute on this app's account.{self.sign_in} Or ask again in {wait_s} s."
                 )
             if self.calls_today + calls > self.calls_per_day:
                 return (
                     "The classic toy answered, offline: this app's account has spent what its owner allows for "
-                    f"visitors who are not signed in today. {SIGN_IN} Or ask again tomorrow (UTC)."
+                    f"visitors who are not signed in today.{self.sign_in} Or ask again tomorrow (UTC)."
                 )
             times.append(now)
             self.asked[visitor] = times

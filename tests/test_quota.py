@@ -105,10 +105,10 @@ def ask(client: Client, question: str) -> str:
     return client.predict(question, api_name="/ask")[0]
 
 
-def is_offline(answer: str, why: str) -> bool:
-    """Whether the classic toy answered, with the line that says why and how to sign in."""
+def is_offline(answer: str, why: str, sign_in: bool = False) -> bool:
+    """Whether the classic toy answered, with the line that says why (and how to sign in, where the page offers it)."""
     toy, _, line = answer.partition("\n\n")
-    return toy in CLASSIC_ANSWERS and why in line and "Sign in with Hugging Face" in line
+    return toy in CLASSIC_ANSWERS and why in line and ("Sign in with Hugging Face" in line) == sign_in
 
 
 def test_a_signed_in_visitor_asks_on_their_own_token(hub, inference_server, public, log, tmp_path):
@@ -120,7 +120,9 @@ def test_a_signed_in_visitor_asks_on_their_own_token(hub, inference_server, publ
             handle_file(str(write_wav(tmp_path / "q.wav", 1.5))), api_name="/ask_aloud"
         )
         assert answer == llm_answer(heard)
-        assert inference_server.tokens() == [VISITOR_TOKEN] * 3  # /ask's answer, then /ask_aloud's hearing and answer
+        page = visitor_client.predict(handle_file(str(write_wav(tmp_path / "q.wav", 1.5))), api_name="/respond_aloud")
+        assert page[0] == llm_answer("Should I get a dog?")
+        assert inference_server.tokens() == [VISITOR_TOKEN] * 5  # /ask, then /ask_aloud and the page: hear, answer
         assert ask(visitor(url, "203.0.113.9"), "Will it rain?") == llm_answer("Will it rain?")
     assert inference_server.tokens()[-1] == TOKEN  # a visitor who is not signed in: the owner's
     profile = gr.OAuthProfile({"name": "A Visitor", "preferred_username": "visitor", "profile": "", "picture": ""})
@@ -160,13 +162,15 @@ def test_past_the_days_limit_no_anonymous_question_reaches_the_llm_and_signed_in
         assert ask(second, "Two?") == llm_answer("Two?")
         past_the_limit = [ask(first, "Three?"), ask(second, "Four?"), ask(visitor(url, "192.0.2.3"), "Five?")]
         heard, answer, _ = second.predict(handle_file(str(spoken)), api_name="/ask_aloud")
+        page = first.predict(handle_file(str(spoken)), api_name="/respond_aloud")
         assert len(inference_server.requests) == 2  # nothing past the limit reached the Inference API
         assert ask(signed_in(url), "Six?") == llm_answer("Six?")
         clock.now += DAY_S
         assert ask(first, "Seven?") == llm_answer("Seven?")
 
-    assert all(is_offline(answer, "spent what its owner allows") for answer in [*past_the_limit, answer])
+    assert all(is_offline(answer, "spent what its owner allows", sign_in=True) for answer in [*past_the_limit, answer])
     assert words(heard) == ["should", "i", "get", "a", "dog"]  # heard on this machine, offline
+    assert page[0] in CLASSIC_ANSWERS and "You asked" in page[2] and "spent what its owner allows" in page[2]
     assert inference_server.tokens() == [TOKEN, TOKEN, VISITOR_TOKEN, TOKEN]
     assert not inference_server.asr_requests()
 
