@@ -4,6 +4,7 @@ import os
 
 import gradio as gr
 from gradio import oauth, routes
+from gradio.utils import get_space
 from huggingface_hub import get_token
 
 MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what gradio 6.17.3's mocked sign-in puts in the session (oauth.py)
@@ -12,7 +13,7 @@ MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what gradio 6.17.3's mocked sig
 def offered(sign_in: bool) -> bool:
     """Whether the page offers Sign in with Hugging Face: on a Space whose README sets `hf_oauth: true` (the Space
     then has OAUTH_CLIENT_ID), elsewhere when `--sign-in` asks for gradio's mocked sign-in."""
-    if os.environ.get("SPACE_ID"):
+    if get_space():  # what gradio checks to choose between Hugging Face's sign-in and its mock
         return bool(os.environ.get("OAUTH_CLIENT_ID"))
     return sign_in
 

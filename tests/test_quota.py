@@ -57,7 +57,7 @@ def hub(monkeypatch):
     server = HubServer().start()
     point_huggingface_hub_at(server, monkeypatch)
     monkeypatch.setenv("HF_TOKEN", VISITOR_TOKEN)
-    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("SYSTEM", raising=False)  # not on a Space: gradio mocks the sign-in
     yield server
     server.stop()
     forget_what_the_hub_said()
