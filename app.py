@@ -16,13 +16,15 @@ import gradio as gr
 import numpy as np
 
 import patches
+import signin
 import upkeep
 from audio_utils import AacStream, numpy_to_mp3
 from errors import StartupError, UserError, redact
-from hear import Ears, hear, load_ears
+from hear import Ears, hear, load_ears, local_ears
 from oracle import ClassicOracle, Oracle, load_oracle
 from parler import ParlerVoice
 from patches import StreamingAudio
+from quota import Answerers, Quota, answerers
 from settings import Settings, parse_settings
 from voices import Voice, load_voice
 
@@ -45,6 +47,8 @@ class Magic8Ball:
     ears: Ears | None = None
     oracle: Oracle = ClassicOracle()
     voice: Voice | None = None
+    quota: Quota = Quota(Settings.questions_per_minute, Settings.owner_calls_per_day)
+    sign_in: bool = False  # whether the page offers Sign in with Hugging Face
     ears_note: str = ""
     oracle_note: str = ""
     voice_note: str = ""
@@ -61,6 +65,19 @@ class Magic8Ball:
             lines.append("Like the toy, it shows what it heard and answers whatever the question.")
         lines += [note for note in (self.ears_note, self.oracle_note, self.voice_note) if note]
         return " ".join(lines)
+
+    def whose_quota(self, signed_in: gr.OAuthProfile | None) -> str:
+        """Whose Inference quota pays for this visitor's questions, for the page."""
+        if not (self.oracle.spends_quota or (self.ears and self.ears.spends_quota)):
+            return ""
+        if signed_in is not None:
+            return f"Signed in as {signed_in.username}: your questions are paid from your own Inference quota."
+        sign_in = " Sign in with Hugging Face to ask on your own quota." if self.sign_in else ""
+        return (
+            f"Your questions are paid from this app's Inference quota, {self.settings.questions_per_minute} a minute "
+            f"at most (and {self.settings.owner_calls_per_day} calls a day for everyone); beyond that the classic toy "
+            f"answers.{sign_in}"
+        )
 
 
 # The running app's stages, for the events below: the toy, text only, until `start` loads what the settings ask for.
@@ -84,14 +101,18 @@ def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
     except Exception as error:
         weights = f" ({settings.tts_model})" if settings.voice == "parler" else ""
         raise StartupError(f"Could not load the {settings.voice} voice{weights}: {error}") from error
-    ball = Magic8Ball(settings, ears, oracle, voice, ears_note, oracle_note, voice_note)
+    sign_in = signin.offered(settings.sign_in)
+    quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in)
+    ball = Magic8Ball(settings, ears, oracle, voice, quota, sign_in, ears_note, oracle_note, voice_note)
+    login.visible = sign_in
+    patches.serve_sign_in(sign_in)
     return ball
 
 
 @contextmanager
-def explained_failures(message: str):
+def explained_failures(message: str, who: Answerers | None = None):
     """Show what went wrong as a message: a UserError in its own words, anything else as `message`, logged
-    without the token."""
+    without the app's token or the visitor's."""
     try:
         yield
     except gr.Error:
@@ -99,16 +120,25 @@ def explained_failures(message: str):
     except UserError as error:
         raise gr.Error(str(error), print_exception=False) from None
     except Exception:
-        logger.error("%s\n%s", message, redact(traceback.format_exc(), ball.settings.hf_token))
+        trace = redact(redact(traceback.format_exc(), ball.settings.hf_token), who and who.token)
+        logger.error("%s\n%s", message, trace)
         raise gr.Error(message, print_exception=False) from None
 
 
-def heard_question(audio: str | None) -> str:
+def who_answers(request: gr.Request | None, signed_in: gr.OAuthToken | None, spoken: bool) -> Answerers:
+    """The ears and the oracle for this visitor's question: on their own token when signed in, else on the app's
+    within the quota, else offline."""
+    token = signin.visitor_token(signed_in)
+    return answerers(ball.ears, ball.oracle, token, signin.visitor_of(request), ball.quota, spoken, local_ears)
+
+
+def heard_question(audio: str | None, who: Answerers | None = None) -> str:
     """The words of a recorded question (none when the app has no ears), or a UserError saying why there are none."""
-    if ball.ears is None:
+    hearing = who.ears if who else ball.ears
+    if hearing is None:
         return ""
     gr.Info("Transcribing Audio", duration=2)  # short: on a phone the toast covers the ball
-    return hear(ball.ears, audio, ball.settings.max_question_s)
+    return hear(hearing, audio, ball.settings.max_question_s)
 
 
 def you_asked(question: str) -> str:
@@ -130,11 +160,19 @@ def in_the_window(answer: str | None) -> str:
     )
 
 
-def hear_and_answer(audio: str | None) -> tuple[str, str]:
-    """CPU step: hear the question and answer it; the answer, and the line that shows what was heard."""
-    with explained_failures(ANSWER_FAILED):
-        question = heard_question(audio)
-        return ball.oracle.answer(question), you_asked(question)
+def why_offline(note: str) -> str:
+    """The line under the ball that says why the classic toy answered instead of the app's own oracle."""
+    return f'<p class="heard">{html.escape(note)}</p>' if note else ""
+
+
+def hear_and_answer(
+    audio: str | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None
+) -> tuple[str, str]:
+    """CPU step: hear the question and answer it; the answer, and the lines that show what was heard and who paid."""
+    who = who_answers(request, signed_in, spoken=True)
+    with explained_failures(ANSWER_FAILED, who):
+        question = heard_question(audio, who)
+        return who.oracle.answer(question), you_asked(question) + why_offline(who.note)
 
 
 def gpu_seconds(answer: str | None) -> int:
@@ -163,13 +201,30 @@ def read_response(answer: str | None):
         yield answer, data
 
 
-def answer_text(question: str) -> str:
-    """The oracle's answer to a typed question."""
+def typed_question(question: str | None) -> str:
+    """The typed question, stripped, or a message saying why it is not asked: it is empty, or too long."""
     question = (question or "").strip()
     if not question:
         raise gr.Error("Type a question first.", print_exception=False)
-    with explained_failures(ANSWER_FAILED):
-        return ball.oracle.answer(question)
+    if len(question) > ball.settings.max_question_chars:
+        raise gr.Error(
+            f"Your question is {len(question):,} characters long: the Magic 8 Ball takes questions of at most "
+            f"{ball.settings.max_question_chars}. Ask it in fewer words.",
+            print_exception=False,
+        )
+    return question
+
+
+def answer_text(question: str, who: Answerers | None = None) -> str:
+    """The oracle's answer to a typed question: the app's oracle, or the one that answers this visitor."""
+    question = typed_question(question)
+    with explained_failures(ANSWER_FAILED, who):
+        return (who.oracle if who else ball.oracle).answer(question)
+
+
+def with_note(answer: str, who: Answerers) -> str:
+    """The answer text for /ask and /ask_aloud, followed by why the classic toy answered when it did."""
+    return f"{answer}\n\n{who.note}" if who.note else answer
 
 
 def speak_to_the_page(answer: str, heard: str):
@@ -179,17 +234,19 @@ def speak_to_the_page(answer: str, heard: str):
         yield shown, data, heard, in_the_window(shown) if isinstance(shown, str) else gr.skip()
 
 
-def respond_aloud(audio: str | None):
+def respond_aloud(audio: str | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """The page's spoken question, in one event: hear and answer it (CPU step), then speak it (GPU step).
 
     One event, not two chained: the page would wait for the first to end before asking for the second.
     """
-    yield from speak_to_the_page(*hear_and_answer(audio))
+    yield from speak_to_the_page(*hear_and_answer(audio, request, signed_in))
 
 
-def respond_typed(question: str):
+def respond_typed(question: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """The page's typed question, in one event: answer it (CPU step), then speak it (GPU step)."""
-    yield from speak_to_the_page(answer_text(question), you_asked((question or "").strip()))
+    question = typed_question(question)
+    who = who_answers(request, signed_in, spoken=False)
+    yield from speak_to_the_page(answer_text(question, who), you_asked(question) + why_offline(who.note))
 
 
 @spaces.GPU(duration=gpu_seconds)
@@ -202,7 +259,7 @@ def speak_whole(answer: str) -> bytes:
     return numpy_to_mp3(speech, voice.sampling_rate)
 
 
-def ask(question: str):
+def ask(question: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """Ask the Magic 8 Ball a yes-or-no question; it answers as the toy does, in text and in speech.
 
     Args:
@@ -210,11 +267,13 @@ def ask(question: str):
     Returns:
         The answer text, then the answer spoken aloud as an MP3 file (its URL; none when the app has no voice).
     """
-    answer = answer_text(question)
-    return answer, (speak_whole(answer) if ball.voice else None)
+    question = typed_question(question)
+    who = who_answers(request, signed_in, spoken=False)
+    answer = answer_text(question, who)
+    return with_note(answer, who), (speak_whole(answer) if ball.voice else None)
 
 
-def ask_aloud(recording: str):
+def ask_aloud(recording: str, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
     """Ask the Magic 8 Ball a question out loud; it says what it heard and answers in text and in speech.
 
     Args:
@@ -222,15 +281,16 @@ def ask_aloud(recording: str):
     Returns:
         The question as heard, the answer text, then the answer spoken aloud as an MP3 file (none without a voice).
     """
-    with explained_failures(ANSWER_FAILED):
-        question = heard_question(recording)
-        answer = ball.oracle.answer(question)
-    return question, answer, (speak_whole(answer) if ball.voice else None)
+    who = who_answers(request, signed_in, spoken=True)
+    with explained_failures(ANSWER_FAILED, who):
+        question = heard_question(recording, who)
+        answer = who.oracle.answer(question)
+    return question, with_note(answer, who), (speak_whole(answer) if ball.voice else None)
 
 
-def describe_backends() -> str:
-    """The page's line that says which ears, oracle and voice the app runs with."""
-    return ball.describe()
+def describe_backends(signed_in: gr.OAuthProfile | None = None) -> str:
+    """The page's line that says which ears, oracle and voice the app runs with, and whose Inference quota pays."""
+    return " ".join(line for line in (ball.describe(), ball.whose_quota(signed_in)) if line)
 
 
 def upload_limit_bytes(settings: Settings) -> int:
@@ -290,6 +350,7 @@ FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by
 WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
+patches.serve_sign_in(False)  # gradio builds its app (and sign-in routes) as the Blocks closes; start() may offer it
 with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     gr.HTML(
         """
@@ -300,6 +361,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a></p>
         """
     )
+    login = patches.private_login_button(visible=False)  # shown when sign-in is offered (start)
     backends = gr.Markdown()
     ball_picture = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
     heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
@@ -320,6 +382,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         api_heard = gr.Textbox(label="Question heard")
 
     demo.load(describe_backends, None, backends, api_visibility="private")
+    demo.load(login._check_login_status, None, login, api_visibility="private")
     # The page's own events are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
     # and the one MCP tool. Every event that speaks shares the "voice" group. Progress shows on the Answer box alone:
     # redrawing the other outputs as pending would hold up the player in the browser.

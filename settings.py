@@ -30,6 +30,10 @@ class Settings:
     chunk_s: float = 0.3  # at 1.5x real time the second chunk is there before the first 0.28 s has played
     max_speech_s: float = 20.0
     max_question_s: float = 30.0
+    max_question_chars: int = 300
+    questions_per_minute: int = 5
+    owner_calls_per_day: int = 500
+    sign_in: bool = False
     inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False
@@ -62,6 +66,20 @@ OPTIONS = {
     "chunk_s": ("MAGIC8_CHUNK_S", "seconds of audio in each later chunk"),
     "max_speech_s": ("MAGIC8_MAX_SPEECH_S", "longest spoken answer, in seconds"),
     "max_question_s": ("MAGIC8_MAX_QUESTION_S", "longest question sent to speech recognition, in seconds"),
+    "max_question_chars": ("MAGIC8_MAX_QUESTION_CHARS", "longest typed question, in characters"),
+    "questions_per_minute": (
+        "MAGIC8_QUESTIONS_PER_MINUTE",
+        "questions per minute on the app's HF_TOKEN for each visitor not signed in; then the toy answers",
+    ),
+    "owner_calls_per_day": (
+        "MAGIC8_OWNER_CALLS_PER_DAY",
+        "Inference API calls per day (UTC) on the app's HF_TOKEN for all visitors who are not signed in",
+    ),
+    "sign_in": (
+        "MAGIC8_SIGN_IN",
+        "offer Sign in with Hugging Face off a Space too (gradio's mocked sign-in: needs HF_TOKEN and the Hub); "
+        "on a Space it is offered when the README sets hf_oauth: true",
+    ),
     "inference_timeout_s": ("MAGIC8_INFERENCE_TIMEOUT_S", "seconds to wait for one Inference API call"),
     "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),
     "share": ("MAGIC8_SHARE", "create a public gradio share link"),

@@ -71,6 +71,8 @@ def serve_app(temp: Path, inference: InferenceServer, voice: str, cache_max_age_
         "--host=127.0.0.1",
         f"--port={port}",
         f"--cache-max-age-s={cache_max_age_s}",
+        "--questions-per-minute=1000000",  # one client asks every question: no quota in the way
+        "--owner-calls-per-day=1000000",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

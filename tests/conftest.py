@@ -21,6 +21,7 @@ from parler import tiny_random_voice  # noqa: E402
 from settings import Settings  # noqa: E402
 
 TOKEN = "hf_test_secret_token_do_not_leak"
+NO_LIMIT = 1_000_000
 
 
 def voice_threads_end(timeout_s: float) -> bool:
@@ -55,12 +56,15 @@ def inference_server():
 
 @pytest.fixture
 def online_settings(inference_server) -> Settings:
-    """Settings that reach the loopback server through the real InferenceClient."""
+    """Settings that reach the loopback server through the real InferenceClient, with no quota in the way (every
+    test's questions come from one address; tests/test_quota.py sets the limits it tests)."""
     return Settings(
         hf_token=TOKEN,
         asr_model=f"{inference_server.url}/asr",
         llm_model=f"{inference_server.url}/llm",
         voice="tiny-random",
+        questions_per_minute=NO_LIMIT,
+        owner_calls_per_day=NO_LIMIT,
     )
 
 

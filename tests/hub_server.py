@@ -2,7 +2,8 @@
 
 `HubServer` answers huggingface_hub 0.36.2 as huggingface.co and router.huggingface.co do (routes and payloads read
 from huggingface_hub/inference/_providers): the Hub's model info, `GET /api/models/{id}` (with
-`expand=inferenceProviderMapping` when the provider is "auto"), and behind `/{provider}` each provider's own route:
+`expand=inferenceProviderMapping` when the provider is "auto"), whose token it is (`GET /api/whoami-v2`, which
+gradio's mocked sign-in asks), and behind `/{provider}` each provider's own route:
 
 | provider | speech recognition | chat |
 |---|---|---|
@@ -19,7 +20,7 @@ import base64
 import json
 from urllib.parse import parse_qs, urlsplit
 
-from huggingface_hub import constants
+from huggingface_hub import constants, hf_api
 from huggingface_hub.inference._providers import PROVIDERS
 from huggingface_hub.inference._providers._common import _fetch_inference_provider_mapping
 from huggingface_hub.inference._providers.hf_inference import _check_supported_task
@@ -69,10 +70,13 @@ class HubServer(InferenceServer):
         super().__init__()
         self.models = default_models()
         self.hub_requests: list[str] = []
+        self.user = {"type": "user", "name": "visitor", "fullname": "A Visitor", "avatarUrl": "/avatars/visitor.png"}
 
     def respond_to_get(self, path: str) -> tuple:
         url = urlsplit(path)
         self.hub_requests.append(path)
+        if url.path == "/api/whoami-v2":  # whose token it is: what gradio's mocked sign-in asks
+            return 200, json.dumps(self.user).encode()
         model_id = url.path.removeprefix("/api/models/")
         if not url.path.startswith("/api/models/") or model_id not in self.models:
             return 404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"}
@@ -113,6 +117,7 @@ def point_huggingface_hub_at(server: HubServer, monkeypatch) -> None:
     """
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setattr(constants, "ENDPOINT", server.url)
+    monkeypatch.setattr(hf_api.api, "endpoint", server.url)  # huggingface_hub.whoami's, also read at import
     monkeypatch.setattr(constants, "INFERENCE_PROXY_TEMPLATE", f"{server.url}/{{provider}}")
     for helper in PROVIDERS["hf-inference"].values():
         monkeypatch.setattr(helper, "base_url", f"{server.url}/hf-inference")

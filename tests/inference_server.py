@@ -49,6 +49,14 @@ class InferenceServer:
     def asr_requests(self) -> list[dict]:
         return [r for r in self.requests if not r["path"].endswith("/chat/completions")]
 
+    def tokens(self) -> list[str]:
+        """The token each request was sent with, in order."""
+        return [r["headers"].get("authorization", "").removeprefix("Bearer ") for r in self.requests]
+
+    def longest_prompt(self) -> int:
+        """The most characters of messages one chat completion was sent (0 when none was)."""
+        return max((sum(len(m["content"]) for m in chat["messages"]) for chat in self.chat_requests()), default=0)
+
     def transcribe(self, audio: bytes) -> str:
         seconds = round(len(AudioSegment.from_file(io.BytesIO(audio))) / 1000, 1)
         return self.transcripts.get(seconds, self.default_transcript)
