@@ -36,6 +36,7 @@ class Route:
     model: str
     provider: str  # "auto" (the first provider in the account's order) or a provider's name; a URL ignores it
     setting: str  # "asr" or "llm": the flags --asr-model and --asr-provider, the variables MAGIC8_ASR_...
+    visitor: bool = False  # on a signed-in visitor's token, not the app's
 
     @property
     def provider_name(self) -> str:
@@ -106,6 +107,12 @@ def explain(error: Exception, service: str, route: Route | None = None) -> str:
         return (
             f"The {service} model {route.model} was not found on the Hugging Face Hub. "
             f"The owner of this app should check {route.flag('model')}."
+        )
+    if route and route.visitor and status in (401, 402, 403):
+        return (
+            f"The {service} service refused your Hugging Face sign-in (error {status}): "
+            + ("your account has used up its Inference Providers credits. " if status == 402 else "")
+            + "Sign in again, or sign out to ask on this app's account."
         )
     if status == 402:
         return (

@@ -65,17 +65,16 @@ class InferenceEars:
 
     spends_quota = True
 
-    def __init__(self, client: InferenceClient, model: str):
+    def __init__(self, client: InferenceClient, model: str, visitor: bool = False):
         self.client = client
         self.model = model
-        self.route = Route(model, client.provider or "auto", "asr")
+        self.route = Route(model, client.provider or "auto", "asr", visitor)
         self.name = f"Whisper through the Inference API ({model})"
 
     def with_token(self, token: str) -> "InferenceEars":
-        """These ears with a client of their own for `token`, made for one question and then dropped."""
-        return InferenceEars(
-            InferenceClient(provider=self.client.provider, token=token, timeout=self.client.timeout), self.model
-        )
+        """These ears with a client of their own for a signed-in visitor's `token`, made for one question."""
+        client = InferenceClient(provider=self.client.provider, token=token, timeout=self.client.timeout)
+        return InferenceEars(client, self.model, visitor=True)
 
     def transcribe(self, wav: bytes) -> str:
         asr = lambda: self.client.automatic_speech_recognition(wav, model=self.model)  # noqa: E731

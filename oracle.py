@@ -83,17 +83,16 @@ class LLMOracle:
     listens = True
     spends_quota = True
 
-    def __init__(self, client: InferenceClient, model: str):
+    def __init__(self, client: InferenceClient, model: str, visitor: bool = False):
         self.client = client
         self.model = model
-        self.route = Route(model, client.provider or "auto", "llm")
+        self.route = Route(model, client.provider or "auto", "llm", visitor)
         self.name = f"an LLM ({model})"
 
     def with_token(self, token: str) -> "LLMOracle":
-        """This oracle with a client of its own for `token`, made for one question and then dropped."""
-        return LLMOracle(
-            InferenceClient(provider=self.client.provider, token=token, timeout=self.client.timeout), self.model
-        )
+        """This oracle with a client of its own for a signed-in visitor's `token`, made for one question."""
+        client = InferenceClient(provider=self.client.provider, token=token, timeout=self.client.timeout)
+        return LLMOracle(client, self.model, visitor=True)
 
     def answer(self, question: str) -> str:
         messages = [

@@ -208,3 +208,17 @@ def test_the_quota_forgets_quiet_visitors_and_keeps_a_bounded_memory():
     clock.now += MINUTE_S
     assert quota.refusal("a", calls=1) is None
     assert list(quota.asked) == ["a"]  # everyone quiet for a minute is forgotten
+
+
+def test_a_signed_in_visitor_whose_token_is_refused_is_told_to_sign_in_again(hub, inference_server, public, log):
+    with serving(replace(public, sign_in=True), Clock()) as url:
+        visitor_client = signed_in(url)
+        inference_server.chat_faults = [(401, '{"error": "Invalid credentials in Authorization header"}')]
+        with pytest.raises(AppError) as refused:
+            ask(visitor_client, "Should I get a dog?")
+        assert "refused your Hugging Face sign-in (error 401)" in str(refused.value)
+        assert "HF_TOKEN" not in str(refused.value)
+        inference_server.chat_faults = [(402, '{"error": "You have exceeded your monthly included credits."}')]
+        with pytest.raises(AppError, match="your account has used up its Inference Providers credits"):
+            ask(visitor_client, "Should I get a dog?")
+        assert ask(visitor_client, "Should I get a dog?") == llm_answer("Should I get a dog?")
