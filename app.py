@@ -5,10 +5,12 @@ import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 # isort: split
 import functools
 import html
+import json
 import logging
 import math
 import os
 import sys
+import time
 import traceback
 from contextlib import closing, contextmanager
 
@@ -18,17 +20,19 @@ from huggingface_hub import InferenceClient, constants
 
 import hls
 import upkeep
-from audio_utils import AacStream, StreamingAudio, numpy_to_mp3
+from audio_utils import AacStream, StreamingAudio, adts_duration, numpy_to_mp3
 from errors import UserError, redact
 from listen import Ears, InferenceEars, LocalEars, hear
 from oracle import ClassicOracle, LLMOracle, Oracle
 from parler import ParlerVoice, gpu_present, hub_reachable, load_parler, parler_cached, tiny_random_voice
 from settings import LOCAL_ASR, Settings, parse_settings
+from turns import STATUS, Listener, Transcriptions, Turn, transcript
 from voices import EspeakVoice, PiperVoice, Voice
 
 settings = Settings()
 oracle: Oracle = ClassicOracle()
 ears: Ears | None = None
+transcriptions: Transcriptions | None = None  # the hands-free listeners' transcriptions, `at_once` at a time
 voice: Voice | None = None
 voice_note = ""  # why the voice is not the one asked for, shown on the page
 ears_note = ""  # why spoken questions are not transcribed, shown on the page
@@ -41,6 +45,8 @@ SPEECH_CHARS_PER_S = 12  # a slow speaker: 200 characters (the longest answer) i
 GPU_S_PER_SPEECH_S = 2.0  # ZeroGPU time reserved per second of speech: generation at half real time still fits
 GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
+PLAYER_START_S = 0.5  # from the first chunk of an answer on the server to its first sound in the page, and a margin
+CHUNK_EVERY_S = 0.25  # the microphone's chunks reach the server this often
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
@@ -112,7 +118,7 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
 
     Each Inference API task has its own client, so each has its own provider (`--asr-provider`, `--llm-provider`).
     """
-    global settings, oracle, ears, ears_note, voice, voice_note, oracle_note
+    global settings, oracle, ears, ears_note, voice, voice_note, oracle_note, transcriptions
     settings = new_settings
     asr_client = InferenceClient(
         provider=settings.asr_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
@@ -121,6 +127,7 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
         provider=settings.llm_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
     )
     ears, ears_note = load_ears(settings, asr_client)
+    transcriptions = Transcriptions(ears, at_once=os.cpu_count() or 1) if ears else None
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
     wants_llm = not settings.offline and bool(settings.hf_token or llm_is_url)
     oracle_note = ""
@@ -237,6 +244,55 @@ def respond_typed(question: str):
     yield from speak_to_the_page(answer_text(question), you_asked((question or "").strip()))
 
 
+def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
+    """Stream step, on the CPU: hear one chunk from the microphone. The listener, the status line when it changed, and
+    the count of ended turns: the page answers each time it changes."""
+    if listener is None:
+        speculate = isinstance(ears, LocalEars)
+        listener = Listener(transcriptions, settings.turn_pause_s, settings.max_question_s, speculate)
+    if chunk is not None:
+        listener.hear(*chunk)
+    return listener, listener.news() or gr.skip(), listener.turns
+
+
+def answer_turn(turn: Turn, listener: Listener, hands_free: bool):
+    """Hear the question of a turn (mostly heard already), answer it and speak it; the listener listens again once
+    the answer has played. Hands-free, a turn without words (a cough, a noise) gets no answer and no message."""
+    spoken_s, first_chunk_at = 0.0, None
+    try:
+        with explained_failures(ANSWER_FAILED):
+            if turn.too_long:
+                gr.Warning(f"Your question ran over {settings.max_question_s:g} s: only its start was heard.")
+            question = transcript(turn, transcriptions) if transcriptions else ""
+            if ears and not question and not hands_free:
+                raise UserError("No words could be made out in your recording. Speak a little closer and ask again.")
+            if ears and not question:
+                return
+            answer = oracle.answer(question)
+        for shown, data, heard, window in speak_to_the_page(answer, you_asked(question)):
+            if data:
+                first_chunk_at = first_chunk_at or time.monotonic()
+                spoken_s += adts_duration(data)
+            yield shown, data, heard, window
+    finally:
+        listener.listen_again(at=(first_chunk_at or time.monotonic()) + spoken_s + PLAYER_START_S)
+
+
+def respond_turn(listener: Listener | None):
+    """The page's hands-free question, in one event once the listener heard its end: hear, answer, speak it."""
+    if listener is not None and (turn := listener.take_turn()) is not None:
+        yield from answer_turn(turn, listener, hands_free=True)
+
+
+def respond_stopped(listener: Listener | None):
+    """The person pressed Stop: answer what they said since the last answer (its transcript is often ready)."""
+    turn = listener.stop() if listener else None
+    if turn is not None:
+        yield from answer_turn(turn, listener, hands_free=False)
+    elif listener is None or listener.turns == 0:
+        raise gr.Error("I heard no question. Press Record, ask your question, then press Stop.", print_exception=False)
+
+
 @spaces.GPU(duration=gpu_seconds)
 def speak_whole(answer: str) -> bytes:
     """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache, which
@@ -321,16 +377,20 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
             audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
         with gr.Row():
-            audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
+            audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
+        listening = gr.HTML(STATUS["idle"], elem_classes="listening")
         with gr.Row(equal_height=True):
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
+    listener = gr.State()
+    turns_ended = gr.Number(visible=False)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
         api_audio = gr.Audio(label="Spoken answer", type="filepath")
         api_recording = gr.Audio(label="Recording", sources=["upload"], type="filepath")
         api_heard = gr.Textbox(label="Question heard")
+        recording = gr.Audio(label="Recording", sources=["upload"], type="filepath")  # the page event /respond_aloud
 
     demo.load(describe_backends, None, backends, api_visibility="private")
     # The page's own events are callable (the tests drive them) but undocumented, so /ask is the one public endpoint
@@ -338,7 +398,19 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     # redrawing the other outputs as pending would hold up the player in the browser.
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
     answered = [answer, audio_out, heard, ball]
-    audio_in.stop_recording(respond_aloud, audio_in, answered, **page_step)
+    audio_in.stream(
+        listen,
+        [audio_in, listener],
+        [listener, listening, turns_ended],
+        stream_every=CHUNK_EVERY_S,
+        concurrency_limit=None,  # light (the VAD on a second of audio); transcriptions have their own bound
+        api_visibility="undocumented",
+        show_progress="hidden",
+    )
+    turns_ended.change(respond_turn, listener, answered, **page_step)
+    recording.upload(respond_aloud, recording, answered, **page_step)
+    audio_in.stop_recording(respond_stopped, listener, answered, **page_step)
+    audio_in.stop_recording(None, None, listening, js=f"() => {json.dumps(STATUS['idle'])}")
     gr.on([question.submit, ask_button.click], respond_typed, question, answered, **page_step)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
     api_recording.upload(

@@ -30,6 +30,7 @@ class Settings:
     chunk_s: float = 0.3  # at 1.5x real time the second chunk is there before the first 0.28 s has played
     max_speech_s: float = 20.0
     max_question_s: float = 30.0
+    turn_pause_s: float = 0.5  # docs/listening.md: how it was chosen
     inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False
@@ -62,6 +63,10 @@ OPTIONS = {
     "chunk_s": ("MAGIC8_CHUNK_S", "seconds of audio in each later chunk"),
     "max_speech_s": ("MAGIC8_MAX_SPEECH_S", "longest spoken answer, in seconds"),
     "max_question_s": ("MAGIC8_MAX_QUESTION_S", "longest question sent to speech recognition, in seconds"),
+    "turn_pause_s": (
+        "MAGIC8_TURN_PAUSE_S",
+        "seconds of silence after speech that end a spoken question (hands-free); 0: only Stop sends it",
+    ),
     "inference_timeout_s": ("MAGIC8_INFERENCE_TIMEOUT_S", "seconds to wait for one Inference API call"),
     "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),
     "share": ("MAGIC8_SHARE", "create a public gradio share link"),
