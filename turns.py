@@ -5,6 +5,7 @@ The app calls `Listener.hear` with every chunk the page streams, and answers a t
 """
 
 import io
+import math
 import threading
 import time
 import wave
@@ -171,7 +172,7 @@ class Listener:
         with self.lock:
             turn, self.turn = self.turn, None
             if turn is not None:
-                self.phase = "answering"
+                self.phase, self.deaf_until = "answering", math.inf
             return turn
 
     def listen_again(self, at: float) -> None:
