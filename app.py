@@ -47,7 +47,6 @@ GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
 PLAYER_START_S = 0.5  # from the first chunk of an answer on the server to its first sound in the page, and a margin
 CHUNK_EVERY_S = 0.25  # the microphone's chunks reach the server this often
-TURN_WAIT_MARGIN_S = 1.0  # an answer waits this long past the pause for the pause to be confirmed, chunks being late
 TRANSCRIPTIONS_AT_ONCE = os.cpu_count() or 1  # hands-free listeners' transcriptions, one thread each
 
 
@@ -248,13 +247,13 @@ def respond_typed(question: str):
 
 def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
     """Stream step, on the CPU: hear one chunk from the microphone. The listener, the status line when it changed, and
-    the count of pauses after speech: the page starts an answer at each, which waits for the pause to be confirmed."""
+    the count of ended turns: the page answers each time it changes."""
     if listener is None:
         speculate = isinstance(ears, LocalEars)
         listener = Listener(transcriptions, settings.turn_pause_s, settings.max_question_s, speculate)
     if chunk is not None:
         listener.hear(*chunk)
-    return listener, listener.news() or gr.skip(), listener.pauses
+    return listener, listener.news() or gr.skip(), listener.turns
 
 
 def answer_turn(turn: Turn, listener: Listener, hands_free: bool):
@@ -280,11 +279,9 @@ def answer_turn(turn: Turn, listener: Listener, hands_free: bool):
         listener.listen_again(at=(first_chunk_at or time.monotonic()) + spoken_s + PLAYER_START_S)
 
 
-def respond_turn(listener: Listener | None, pause: int | None):
-    """The page's hands-free question, in one event from the first moment of silence after it: once the pause is
-    confirmed as the end of the question, hear, answer and speak it; if the person speaks on, nothing."""
-    timeout_s = settings.turn_pause_s + TURN_WAIT_MARGIN_S
-    if listener is not None and pause and (turn := listener.await_turn(int(pause), timeout_s)) is not None:
+def respond_turn(listener: Listener | None):
+    """The page's hands-free question, in one event once the listener heard its end: hear, answer, speak it."""
+    if listener is not None and (turn := listener.take_turn()) is not None:
         yield from answer_turn(turn, listener, hands_free=True)
 
 
@@ -387,7 +384,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
     listener = gr.State()
-    pauses = gr.Number(visible=False)
+    turns_ended = gr.Number(visible=False)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
@@ -405,13 +402,13 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     audio_in.stream(
         listen,
         [audio_in, listener],
-        [listener, listening, pauses],
+        [listener, listening, turns_ended],
         stream_every=CHUNK_EVERY_S,
         concurrency_limit=None,  # light (the VAD on a second of audio); transcriptions have their own bound
         api_visibility="undocumented",
         show_progress="hidden",
     )
-    pauses.change(respond_turn, [listener, pauses], answered, **page_step)
+    turns_ended.change(respond_turn, listener, answered, **page_step)
     recording.upload(respond_aloud, recording, answered, **page_step)
     audio_in.stop_recording(respond_stopped, listener, answered, **page_step)
     audio_in.stop_recording(None, None, listening, js=f"() => {json.dumps(STATUS['idle'])}")

@@ -101,13 +101,9 @@ class Listener:
         self.transcriptions, self.pause_s, self.max_question_s = transcriptions, pause_s, max_question_s
         self.speculate = speculate
         self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
         self.phase = "idle"
         self.turn: Turn | None = None  # the ended turn, until it is answered
-        self.turns = 0  # turns ended so far
-        # Pauses after speech so far: the page starts an answer at each one, which waits for the pause to be confirmed
-        # (`await_turn`), so that the page's round trip is made while the pause is.
-        self.pauses = 0
+        self.turns = 0  # turns ended so far: the page answers each time this changes
         self.shown = "idle"  # the phase the page shows
         self.deaf_until = 0.0  # while an answer plays, the microphone hears it: it is not listened to
         self.stopped_at = -STOP_GRACE_S
@@ -119,7 +115,7 @@ class Listener:
         self.rate = 0
         self.speaking = False
         self.guess: Future | None = None
-        self.pause_end = 0  # the sample where speech ended before the last pause (and in the audio `guess` transcribes)
+        self.guess_end = 0  # the sample where speech ended in the audio `guess` transcribes
         self.speech_end = 0  # the sample where speech last ended
 
     def news(self) -> str | None:
@@ -155,16 +151,12 @@ class Listener:
             spans = speech_spans(tail)
             speech_end = len(self.audio) - len(tail) + (spans[-1]["end"] if spans else 0)
             silence_s, self.speech_end = (len(self.audio) - speech_end) / RATE, speech_end
-            if silence_s >= SPECULATE_AFTER_S and speech_end > self.pause_end + SAME_END_S * RATE:
-                self.pause_end = speech_end
-                self.pauses += self.pause_s > 0
-                if self.speculate:
-                    self.guess = self.transcriptions.start(self.audio.copy())
-                self.changed.notify_all()
             if len(self.audio) >= self.max_question_s * RATE:
                 return self._end(too_long=True)
             if self.pause_s > 0 and silence_s >= self.pause_s:
                 return self._end()
+            if self.speculate and silence_s >= SPECULATE_AFTER_S and speech_end > self.guess_end + SAME_END_S * RATE:
+                self.guess, self.guess_end = self.transcriptions.start(self.audio.copy()), speech_end
             return self.phase
 
     def stop(self) -> Turn | None:
@@ -173,17 +165,7 @@ class Listener:
             turn = self.turn or (self._ended_turn() if self.speaking else None)
             self.turn, self.phase, self.shown, self.stopped_at = None, "idle", "idle", time.monotonic()
             self._reset()
-            self.changed.notify_all()
             return turn
-
-    def await_turn(self, pause: int, timeout_s: float) -> Turn | None:
-        """The turn, once pause number `pause` is confirmed as its end; none when the person spoke on (a later
-        pause's answer takes the turn), pressed Stop, or nothing ended within `timeout_s`."""
-        with self.lock:
-            self.changed.wait_for(lambda: self.turn or self.pauses != pause or self.phase == "idle", timeout_s)
-            if self.pauses != pause:
-                return None
-        return self.take_turn()
 
     def take_turn(self) -> Turn | None:
         """The turn that just ended, for the answer; the listener stays deaf until `listen_again`."""
@@ -212,16 +194,14 @@ class Listener:
 
     def _ended_turn(self, too_long: bool = False) -> Turn:
         speech = self.audio[: int(self.max_question_s * RATE)]
-        holds = self.guess is not None and self.speech_end <= self.pause_end + SAME_END_S * RATE
+        holds = self.guess is not None and self.speech_end <= self.guess_end + SAME_END_S * RATE
         return Turn(speech, self.guess if holds and not too_long else None, too_long)
 
     def _end(self, too_long: bool = False) -> str:
         self.turn = self._ended_turn(too_long)
         self.turns += 1
-        self.pauses += too_long  # cut while speaking: no pause has started its answer
         self.phase = "too long" if too_long else "ended"
         self._reset()
-        self.changed.notify_all()
         return self.phase
 
 
