@@ -54,12 +54,14 @@ def inference_server():
 
 @pytest.fixture
 def online_settings(inference_server) -> Settings:
-    """Settings that reach the loopback server through the real InferenceClient."""
+    """Settings that reach the loopback server through the real InferenceClient; spoken questions are sent with Stop
+    (hands-free listening: tests/test_hands_free.py)."""
     return Settings(
         hf_token=TOKEN,
         asr_model=f"{inference_server.url}/asr",
         llm_model=f"{inference_server.url}/llm",
         voice="tiny-random",
+        turn_pause_s=0,
     )
 
 

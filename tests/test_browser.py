@@ -129,9 +129,9 @@ def piper_microphone_browser(tmp_path_factory, playwright, piper_voice):
 @pytest.fixture
 def toy_app(piper_voice):
     """The app as it starts with no token and no GPU: Whisper tiny.en on this machine hears, the classic toy answers,
-    Piper speaks."""
+    Piper speaks; a spoken question is sent with Stop (hands-free: tests/test_hands_free.py)."""
     hls.install()
-    app.start(Settings(), piper_voice)
+    app.start(Settings(turn_pause_s=0), piper_voice)
     assert isinstance(app.ears, LocalEars)
     app.demo.queue(default_concurrency_limit=1)
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
