@@ -4,10 +4,12 @@ import spaces  # first: on ZeroGPU it must be imported before CUDA is touched
 
 # isort: split
 import html
+import json
 import logging
 import math
 import os
 import sys
+import time
 import traceback
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -18,14 +20,15 @@ import numpy as np
 import patches
 import signin
 import upkeep
-from audio_utils import AacStream, numpy_to_mp3
+from audio_utils import AacStream, adts_duration, numpy_to_mp3
 from errors import StartupError, UserError, redact
-from hear import Ears, hear, load_ears, local_ears
+from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears
 from oracle import ClassicOracle, Oracle, load_oracle
 from parler import ParlerVoice
 from patches import StreamingAudio
 from quota import Answerers, Quota, answerers
 from settings import Settings, parse_settings
+from turns import STATUS, Listener, Transcriptions, Turn, to_wav, transcript
 from voices import Voice, load_voice
 
 logger = logging.getLogger("magic8")
@@ -36,6 +39,8 @@ SPEECH_CHARS_PER_S = 12  # a slow speaker: 200 characters (the longest answer) i
 GPU_S_PER_SPEECH_S = 2.0  # ZeroGPU time reserved per second of speech: generation at half real time still fits
 GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
+PLAYER_START_S = 0.5  # from the first chunk of an answer on the server to its first sound in the page, and a margin
+CHUNK_EVERY_S = 0.25  # the microphone's chunks reach the server this often
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Magic8Ball:
 
     settings: Settings = Settings()
     ears: Ears | None = None
+    transcriptions: Transcriptions | None = None  # the hands-free listeners', `TRANSCRIPTIONS_AT_ONCE` at a time
     oracle: Oracle = ClassicOracle()
     voice: Voice | None = None
     quota: Quota = Quota(Settings.questions_per_minute, Settings.owner_calls_per_day)
@@ -103,7 +109,8 @@ def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
         raise StartupError(f"Could not load the {settings.voice} voice{weights}: {error}") from error
     sign_in = signin.offered(settings.sign_in)
     quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in)
-    ball = Magic8Ball(settings, ears, oracle, voice, quota, sign_in, ears_note, oracle_note, voice_note)
+    transcriptions = Transcriptions(ears, TRANSCRIPTIONS_AT_ONCE) if ears else None
+    ball = Magic8Ball(settings, ears, transcriptions, oracle, voice, quota, sign_in, ears_note, oracle_note, voice_note)
     login.visible = sign_in
     patches.serve_sign_in(sign_in)
     return ball
@@ -249,6 +256,65 @@ def respond_typed(question: str, request: gr.Request = None, signed_in: gr.OAuth
     yield from speak_to_the_page(answer_text(question, who), you_asked(question) + why_offline(who.note))
 
 
+def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
+    """Stream step, on the CPU: hear one chunk from the microphone. The listener, the status line when it changed, and
+    the count of ended turns: the page answers each time it changes."""
+    if listener is None:
+        speculate = isinstance(ball.ears, LocalEars)  # free to transcribe twice; the Inference API hears once
+        listener = Listener(ball.transcriptions, ball.settings.turn_pause_s, ball.settings.max_question_s, speculate)
+    if chunk is not None:
+        listener.hear(*chunk)
+    return listener, listener.news() or gr.skip(), listener.turns
+
+
+def heard_turn(turn: Turn, who: Answerers) -> str:
+    """The words of a spoken turn: mostly heard already, by the app's ears; by the visitor's or the offline ears
+    when those hear this question."""
+    if who.ears is None:
+        return ""
+    if who.ears is ball.ears:
+        return transcript(turn, ball.transcriptions)
+    return who.ears.transcribe(to_wav(turn.audio)).strip()
+
+
+def answer_turn(turn: Turn, listener: Listener, hands_free: bool, who: Answerers):
+    """Hear the question of a turn, answer it and speak it; the listener listens again once the answer has played.
+    Hands-free, a turn without words (a cough, a noise) gets no answer and no message."""
+    spoken_s, first_chunk_at = 0.0, None
+    try:
+        with explained_failures(ANSWER_FAILED, who):
+            if turn.too_long:
+                gr.Warning(f"Your question ran over {ball.settings.max_question_s:g} s: only its start was heard.")
+            question = heard_turn(turn, who)
+            if who.ears and not question and not hands_free:
+                raise UserError("No words could be made out in your recording. Speak a little closer and ask again.")
+            if who.ears and not question:
+                return
+            answer = who.oracle.answer(question)
+        for shown, data, heard, window in speak_to_the_page(answer, you_asked(question) + why_offline(who.note)):
+            if data:
+                first_chunk_at = first_chunk_at or time.monotonic()
+                spoken_s += adts_duration(data)
+            yield shown, data, heard, window
+    finally:
+        listener.listen_again(at=(first_chunk_at or time.monotonic()) + spoken_s + PLAYER_START_S)
+
+
+def respond_turn(listener: Listener | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
+    """The page's hands-free question, in one event once the listener heard its end: hear, answer, speak it."""
+    if listener is not None and (turn := listener.take_turn()) is not None:
+        yield from answer_turn(turn, listener, True, who_answers(request, signed_in, spoken=True))
+
+
+def respond_stopped(listener: Listener | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
+    """The person pressed Stop: answer what they said since the last answer (its transcript is often ready)."""
+    turn = listener.stop() if listener else None
+    if turn is not None:
+        yield from answer_turn(turn, listener, False, who_answers(request, signed_in, spoken=True))
+    elif listener is None or listener.turns == 0:
+        raise gr.Error("I heard no question. Press Record, ask your question, then press Stop.", print_exception=False)
+
+
 @spaces.GPU(duration=gpu_seconds)
 def speak_whole(answer: str) -> bytes:
     """GPU step of /ask and /ask_aloud: the whole answer spoken, as MP3 bytes (gradio keeps them in its cache, which
@@ -370,16 +436,20 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
             audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
         with gr.Row():
-            audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
+            audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
+        listening = gr.HTML(STATUS["idle"], elem_classes="listening")
         with gr.Row(equal_height=True):
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
+    listener = gr.State()
+    turns_ended = gr.Number(visible=False)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
         api_audio = gr.Audio(label="Spoken answer", type="filepath")
         api_recording = gr.Audio(label="Recording", sources=["upload"], type="filepath")
         api_heard = gr.Textbox(label="Question heard")
+        recording = gr.Audio(label="Recording", sources=["upload"], type="filepath")  # the page event /respond_aloud
 
     demo.load(describe_backends, None, backends, api_visibility="private")
     demo.load(login._check_login_status, None, login, api_visibility="private")
@@ -388,7 +458,19 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     # redrawing the other outputs as pending would hold up the player in the browser.
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
     answered = [answer, audio_out, heard, ball_picture]
-    audio_in.stop_recording(respond_aloud, audio_in, answered, **page_step)
+    audio_in.stream(
+        listen,
+        [audio_in, listener],
+        [listener, listening, turns_ended],
+        stream_every=CHUNK_EVERY_S,
+        concurrency_limit=None,  # light (the VAD on a second of audio); transcriptions have their own bound
+        api_visibility="undocumented",
+        show_progress="hidden",
+    )
+    turns_ended.change(respond_turn, listener, answered, **page_step)
+    recording.upload(respond_aloud, recording, answered, **page_step)
+    audio_in.stop_recording(respond_stopped, listener, answered, **page_step)
+    audio_in.stop_recording(None, None, listening, js=f"() => {json.dumps(STATUS['idle'])}")
     gr.on([question.submit, ask_button.click], respond_typed, question, answered, **page_step)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
     api_recording.upload(

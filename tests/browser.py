@@ -34,6 +34,20 @@ const watchPositions = () => {
 let watching = null;
 document.addEventListener("play", () => { watching ??= setInterval(watchPositions, 5); }, true);
 """
+# gradio 6.17.3's streaming recorder loads extendable-media-recorder and its WAV encoder (two workers) after the page
+# shows: a Record click before they are ready starts no recording (the page throws "c is not a constructor"). The page
+# notes when the second of those workers starts.
+RECORDER_SCRIPT = """
+const PageWorker = window.Worker;
+window.recorderWorkers = 0;
+window.Worker = class extends PageWorker {
+  constructor(url, options) {
+    super(url, options);
+    if (String(url).startsWith("blob:") && ++window.recorderWorkers === 2) window.encoderStarted = performance.now();
+  }
+};
+"""
+ENCODER_READY_MS = 300  # from the worker's start to the recorder being ready, with a margin
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -72,6 +86,7 @@ class AppPage:
         self.fetched: list[str] = []
         page.on("request", lambda request: self.fetched.append(request.url))
         page.add_init_script(LISTEN_SCRIPT)
+        page.add_init_script(RECORDER_SCRIPT)
         page.goto(url)
         self.answer = page.get_by_label("Answer", exact=True)
         self.answer_box = self.block("Answer")
@@ -85,9 +100,16 @@ class AppPage:
 
     def ask_aloud(self, seconds: float) -> None:
         """Record from the microphone for a while, then stop: stopping sends the question."""
-        self.page.get_by_role("button", name="Record").click()
+        self.record()
         self.page.wait_for_timeout(seconds * 1000)
         self.page.get_by_role("button", name="Stop").click()
+
+    def record(self, streaming: bool = True) -> None:
+        """Press Record once the recorder is ready (a streaming one loads its encoder first)."""
+        if streaming:
+            self.page.wait_for_function("window.encoderStarted !== undefined", timeout=30_000)
+            self.page.wait_for_function(f"performance.now() > window.encoderStarted + {ENCODER_READY_MS}")
+        self.page.get_by_role("button", name="Record").click()
 
     def ask_in_writing(self, question: str) -> None:
         self.page.get_by_label("Or type your question").fill(question)

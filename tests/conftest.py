@@ -57,7 +57,8 @@ def inference_server():
 @pytest.fixture
 def online_settings(inference_server) -> Settings:
     """Settings that reach the loopback server through the real InferenceClient, with no quota in the way (every
-    test's questions come from one address; tests/test_quota.py sets the limits it tests)."""
+    test's questions come from one address; tests/test_quota.py sets the limits it tests); spoken questions are sent
+    with Stop (hands-free listening: tests/test_hands_free.py)."""
     return Settings(
         hf_token=TOKEN,
         asr_model=f"{inference_server.url}/asr",
@@ -65,6 +66,7 @@ def online_settings(inference_server) -> Settings:
         voice="tiny-random",
         questions_per_minute=NO_LIMIT,
         owner_calls_per_day=NO_LIMIT,
+        turn_pause_s=0,
     )
 
 

@@ -128,8 +128,8 @@ def piper_microphone_browser(tmp_path_factory, playwright, piper_voice):
 @pytest.fixture
 def toy_app(piper_voice):
     """The app as it starts with no token and no GPU: Whisper tiny.en on this machine hears, the classic toy answers,
-    Piper speaks."""
-    with serving(Settings(), piper_voice) as url:
+    Piper speaks; a spoken question is sent with Stop (hands-free: tests/test_hands_free.py)."""
+    with serving(Settings(turn_pause_s=0), piper_voice) as url:
         assert isinstance(app.ball.ears, LocalEars)
         yield url
 

@@ -1,0 +1,210 @@
+"""Hands-free listening: each listener's microphone chunks, the end of a spoken question found with the Silero VAD
+that faster-whisper bundles, and the question transcribed while the pause is still being confirmed.
+
+The app calls `Listener.hear` with every chunk the page streams, and answers a turn once `hear` says it ended.
+"""
+
+import io
+import math
+import threading
+import time
+import wave
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+from hear import ASR_SAMPLING_RATE, Ears
+
+RATE = ASR_SAMPLING_RATE  # the VAD and Whisper both work at 16 kHz
+IDLE_S = 1.0  # before the first word, only this much audio is kept and looked at
+PRE_ROLL_S = 0.3  # audio kept before the first word, so that Whisper hears its onset
+LOOK_BACK_S = 1.0  # once speaking, the VAD looks at the last `pause_s` plus this much audio
+SPECULATE_AFTER_S = 0.1  # silence after a word after which the question so far is transcribed, before the pause ends
+STOP_GRACE_S = 0.5  # a chunk this soon after Stop is the end of that recording, not a new one
+SAME_END_S = 0.1  # a speculative transcript still holds when the speech ends at most this much after what it covered
+# Silero's own thresholds; segments of speech shorter than 250 ms (a click, most coughs) are not speech here.
+VAD = VadOptions(threshold=0.5, min_speech_duration_ms=250, min_silence_duration_ms=100, speech_pad_ms=30)
+
+STATUS = {  # phase: what the page says
+    "idle": "Press <b>Record</b> and ask your question: I answer when you stop talking.",
+    "waiting": "🎙️ Listening: ask your question.",
+    "speaking": "🎙️ Listening…",
+    "ended": "✋ Heard the end of your question: thinking…",
+    "answering": "🔊 Answering: I listen again when the answer ends.",
+    "too long": "✋ Your question ran over {max_question_s:g} s: answering what I heard so far…",
+}
+
+
+@dataclass
+class Turn:
+    """One spoken question: its audio (16 kHz mono float32), and its transcript when one was started early."""
+
+    audio: np.ndarray
+    guess: Future | None = None
+    too_long: bool = False
+
+
+class Transcriptions:
+    """Transcriptions for every listener, at most `at_once` running at a time; the others wait their turn."""
+
+    def __init__(self, ears: Ears, at_once: int):
+        self.ears, self.at_once = ears, at_once
+        self.pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="transcribe")
+        self.queued = 0
+        self.lock = threading.Lock()
+
+    def start(self, audio: np.ndarray) -> Future:
+        """The words in `audio`, transcribed in the background."""
+        with self.lock:
+            self.queued += 1
+        return self.pool.submit(self._transcribe, audio)
+
+    def busy(self) -> bool:
+        """Whether a new transcription would wait for another to end."""
+        return self.queued >= self.at_once
+
+    def _transcribe(self, audio: np.ndarray) -> str:
+        try:
+            return self.ears.transcribe(to_wav(audio)).strip()
+        finally:
+            with self.lock:
+                self.queued -= 1
+
+
+def to_wav(audio: np.ndarray) -> bytes:
+    """16 kHz mono float samples as a 16-bit WAV, what every `Ears` takes."""
+    wav = io.BytesIO()
+    with wave.open(wav, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    return wav.getvalue()
+
+
+def speech_spans(audio: np.ndarray) -> list[dict]:
+    """Where Silero hears speech in 16 kHz audio: [{"start", "end"}] in samples."""
+    return get_speech_timestamps(audio, VAD, sampling_rate=RATE) if len(audio) >= 512 else []
+
+
+class Listener:
+    """One person's microphone, hands-free: the current turn's audio at 16 kHz, and what was heard of it.
+
+    `pause_s` of silence after speech ends a turn; while that pause is being confirmed, the question so far is
+    transcribed (`speculate`, for ears that cost nothing per call), so that little is left when the turn ends.
+    """
+
+    def __init__(self, transcriptions: Transcriptions, pause_s: float, max_question_s: float, speculate: bool):
+        self.transcriptions, self.pause_s, self.max_question_s = transcriptions, pause_s, max_question_s
+        self.speculate = speculate
+        self.lock = threading.Lock()
+        self.phase = "idle"
+        self.turn: Turn | None = None  # the ended turn, until it is answered
+        self.turns = 0  # turns ended so far: the page answers each time this changes
+        self.shown = "idle"  # the phase the page shows
+        self.deaf_until = 0.0  # while an answer plays, the microphone hears it: it is not listened to
+        self.stopped_at = -STOP_GRACE_S
+        self._reset()
+
+    def _reset(self) -> None:
+        self.audio = np.zeros(0, np.float32)
+        self.resampler: av.AudioResampler | None = None
+        self.rate = 0
+        self.speaking = False
+        self.guess: Future | None = None
+        self.guess_end = 0  # the sample where speech ended in the audio `guess` transcribes
+        self.speech_end = 0  # the sample where speech last ended
+
+    def news(self) -> str | None:
+        """The status line for the page, when it changed since the last time it was asked for."""
+        if self.phase == self.shown:
+            return None
+        self.shown = self.phase
+        return STATUS[self.phase].format(max_question_s=self.max_question_s)
+
+    def hear(self, rate: int, chunk: np.ndarray) -> str:
+        """Take one chunk from the microphone; the phase after it (`ended` or `too long` once a turn ends)."""
+        with self.lock:
+            if self.phase == "answering" and time.monotonic() >= self.deaf_until:
+                self.phase = "waiting"
+                self._reset()
+            if self.phase in ("ended", "too long", "answering"):
+                return self.phase  # the person waits for the answer; the microphone hears it, and is not listened to
+            if self.phase == "idle" and time.monotonic() < self.stopped_at + STOP_GRACE_S:
+                return self.phase  # the last chunk of the recording just stopped
+            if self.phase == "idle" or rate != self.rate:
+                self._reset()
+                self.phase = "waiting"
+            self._add(rate, chunk)
+            if not self.speaking:
+                spans = speech_spans(self.audio)
+                if not spans:
+                    self.audio = self.audio[-int(IDLE_S * RATE) :]
+                    return self.phase
+                self.speaking, self.phase = True, "speaking"
+                self.audio = self.audio[max(0, spans[0]["start"] - int(PRE_ROLL_S * RATE)) :]
+            look_back = int((self.pause_s + LOOK_BACK_S) * RATE)
+            tail = self.audio[-look_back:]
+            spans = speech_spans(tail)
+            speech_end = len(self.audio) - len(tail) + (spans[-1]["end"] if spans else 0)
+            silence_s, self.speech_end = (len(self.audio) - speech_end) / RATE, speech_end
+            if len(self.audio) >= self.max_question_s * RATE:
+                return self._end(too_long=True)
+            if self.pause_s > 0 and silence_s >= self.pause_s:
+                return self._end()
+            if self.speculate and silence_s >= SPECULATE_AFTER_S and speech_end > self.guess_end + SAME_END_S * RATE:
+                self.guess, self.guess_end = self.transcriptions.start(self.audio.copy()), speech_end
+            return self.phase
+
+    def stop(self) -> Turn | None:
+        """The person pressed Stop: the turn as it is, if they said something, and the microphone is idle."""
+        with self.lock:
+            turn = self.turn or (self._ended_turn() if self.speaking else None)
+            self.turn, self.phase, self.shown, self.stopped_at = None, "idle", "idle", time.monotonic()
+            self._reset()
+            return turn
+
+    def take_turn(self) -> Turn | None:
+        """The turn that just ended, for the answer; the listener stays deaf until `listen_again`."""
+        with self.lock:
+            turn, self.turn = self.turn, None
+            if turn is not None:
+                self.phase, self.deaf_until = "answering", math.inf
+            return turn
+
+    def listen_again(self, at: float) -> None:
+        """The answer will have played at `at` (time.monotonic()): listen for the next question from then on."""
+        with self.lock:
+            self.deaf_until = at
+
+    def _add(self, rate: int, chunk: np.ndarray) -> None:
+        """Append a chunk (int16 or float, mono or not) to the turn's audio at 16 kHz."""
+        if self.resampler is None:
+            self.rate, self.resampler = rate, av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        samples = chunk.astype(np.float32) / (32768 if chunk.dtype == np.int16 else 1)
+        if samples.ndim == 2:
+            samples = samples.mean(axis=1)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples)[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        resampled = [f.to_ndarray()[0] for f in self.resampler.resample(frame)]
+        self.audio = np.concatenate([self.audio, *resampled])
+
+    def _ended_turn(self, too_long: bool = False) -> Turn:
+        speech = self.audio[: int(self.max_question_s * RATE)]
+        holds = self.guess is not None and self.speech_end <= self.guess_end + SAME_END_S * RATE
+        return Turn(speech, self.guess if holds and not too_long else None, too_long)
+
+    def _end(self, too_long: bool = False) -> str:
+        self.turn = self._ended_turn(too_long)
+        self.turns += 1
+        self.phase = "too long" if too_long else "ended"
+        self._reset()
+        return self.phase
+
+
+def transcript(turn: Turn, transcriptions: Transcriptions) -> str:
+    """The words of a turn: its speculative transcript when it covers the whole question, else transcribed now."""
+    return (turn.guess or transcriptions.start(turn.audio)).result()
