@@ -388,6 +388,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     # redrawing the other outputs as pending would hold up the player in the browser.
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
     answered = [answer, audio_out, heard, ball_picture]
+    patches.new_player_for_each_answer([audio_in.stop_recording, question.submit, ask_button.click], audio_out)
     audio_in.stop_recording(respond_aloud, audio_in, answered, **page_step)
     gr.on([question.submit, ask_button.click], respond_typed, question, answered, **page_step)
     api_question.submit(ask, api_question, [api_answer, api_audio], api_name="ask", concurrency_id="voice")
