@@ -458,6 +458,9 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     # redrawing the other outputs as pending would hold up the player in the browser.
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
     answered = [answer, audio_out, heard, ball_picture]
+    patches.new_player_for_each_answer(
+        [turns_ended.change, audio_in.stop_recording, question.submit, ask_button.click], audio_out
+    )
     audio_in.stream(
         listen,
         [audio_in, listener],

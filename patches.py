@@ -148,6 +148,19 @@ def forget_old_streams(demo: gr.Blocks, max_age_s: float, now: float, last_chang
         queue.event_count_at_last_cache = 0
 
 
+def new_player_for_each_answer(triggers: list, player: gr.Audio) -> None:
+    """Empty the streaming `player` in the page the moment a question is asked (no request), so that gradio draws a
+    new player for the answer's stream.
+
+    gradio 6.17.3's player attaches hls.js to the first stream it is given and never to a later one: its
+    `stream_active` flag is reset only when a waveform is ready, which a streaming player never has, so every answer
+    after the first in a page was shown but not played. An empty value unmounts that player; the answer's stream then
+    mounts a fresh one. Upstream: gradio issue #13807 (its workaround, `show_recording_waveform=False`, does not help
+    in 6.17.3).
+    """
+    gr.on(triggers, None, None, player, js="() => null", api_visibility="private")
+
+
 def serve_sign_in(offer: bool) -> None:
     """Serve gradio's sign-in routes only when sign-in is offered (else the session middleware alone).
 

@@ -8,12 +8,14 @@ from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # Logs what every <audio> on the page does, as a listener would notice it: each media event with the page's clock
-# (ms), the playback position and the position before it ("seeking" from, to), "sounding" once the position first
-# advances while playing (the first sound), the label of the player, and every click. It looks at the positions every
-# 5 ms only from the first "play" on, so that it adds no work to the page while the player is being set up.
+# (ms), the playback position and the position before it ("seeking" from, to), "sounding" once the position of a player
+# first advances while playing (the first sound of each answer: gradio draws a new player for each), the label of the
+# player, and every click. It looks at the positions every 5 ms only from the first "play" on, so that it adds no work
+# to the page while the player is being set up.
 LISTEN_SCRIPT = """
 window.audioLog = [];
 const last = new WeakMap();
+const sounded = new WeakSet();
 const labelOf = (audio) => audio.closest(".block")?.querySelector("[data-testid='block-label']")?.textContent.trim();
 const note = (type, audio) => window.audioLog.push(
   {type, t: performance.now(), time: audio.currentTime, from: last.get(audio) ?? 0, label: labelOf(audio)}
@@ -25,8 +27,9 @@ for (const type of ["play", "playing", "waiting", "seeking", "ended"]) {
 const watchPositions = () => {
   for (const audio of document.querySelectorAll("audio")) {
     const before = last.get(audio) ?? 0;
-    if (audio.currentTime > before && !audio.paused && !audio.seeking) {
-      if (!window.audioLog.some((e) => e.type === "sounding")) note("sounding", audio);
+    if (audio.currentTime > before && !audio.paused && !audio.seeking && !sounded.has(audio)) {
+      sounded.add(audio);
+      note("sounding", audio);
     }
     last.set(audio, audio.currentTime);
   }
@@ -123,6 +126,11 @@ class AppPage:
     def wait_until_played_to_the_end(self, timeout_s: float) -> None:
         audio = self.player.locator("audio").element_handle(timeout=timeout_s * 1000)
         self.page.wait_for_function("a => a.ended", arg=audio, timeout=timeout_s * 1000)
+
+    def wait_until_answers_ended(self, count: int, timeout_s: float) -> None:
+        """Wait until `count` answers have played to their end in this page."""
+        ended = "n => window.audioLog.filter((e) => e.type === 'ended').length >= n"
+        self.page.wait_for_function(ended, arg=count, timeout=timeout_s * 1000)
 
     def audio_log(self, label: str = "Spoken Answer") -> list[dict]:
         """What the player did (see LISTEN_SCRIPT), and the clicks on the page."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from browser import LAPTOP, PHONE, AppPage, launch_chromium, speak_question
 from conftest import serving, words, write_speech
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect, sync_playwright
 
 import app
@@ -171,3 +172,38 @@ def test_a_voice_faster_than_real_time_plays_without_a_break(open_app):
     once_playing = events[events.index("sounding") :]
     assert "waiting" not in once_playing, f"the player stopped to wait for audio: {events}"
     assert once_playing[-1] == "ended"
+
+
+def answers_heard(log: list[dict]) -> list[list[str]]:
+    """What the player did after each click, as a list of event types per question."""
+    answers = []
+    for event in log:
+        if event["type"] == "click":
+            answers.append([])
+        elif answers:
+            answers[-1].append(event["type"])
+    return answers
+
+
+@pytest.mark.parametrize("tiny_voice", ["espeak"], indirect=True)
+def test_every_answer_in_a_page_is_played(open_app):
+    """A person asks one question after another in the same page: each answer is heard, to its end."""
+    app = open_app(LAPTOP)
+    questions = ["Will it rain tomorrow?", "Is today my lucky day?"]
+    for asked, question in enumerate(questions, start=1):
+        app.ask_in_writing(question)
+        expect(app.answer).to_have_value(
+            f"A dog is ready for you, but are you ready for {question}", timeout=ANSWER_TIMEOUT_S * 1000
+        )
+        try:
+            app.wait_until_answers_ended(asked, timeout_s=ANSWER_TIMEOUT_S)
+        except PlaywrightTimeoutError:
+            pytest.fail(f"answer {asked} was not played to its end; the player did: {answers_heard(app.audio_log())}")
+    log = app.audio_log()
+    heard = answers_heard(log)
+    assert len(heard) == len(questions), log
+    for events in heard:
+        assert "sounding" in events and events[-1] == "ended", f"an answer was not played to its end: {heard}"
+    assert not skipped(log), f"the player skipped audio: {log}"
+    playlists = {url.split("?")[0] for url in app.fetched_ending("/playlist.m3u8")}
+    assert len(playlists) == len(questions), f"the player asked for these answers' playlists: {playlists}"
