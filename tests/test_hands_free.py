@@ -98,8 +98,8 @@ def test_questions_are_answered_without_a_stop_click(playwright, hands_free_app,
     try:
         page.record()
         assert_answered(page, "Should I get a dog?")
-        # gradio 6.17.3's player does not load a page's second streamed answer (typed questions too, on main)
         assert_answered(page, "Will it rain tomorrow?", aloud=False)
+        page.wait_until_answers_ended(2, timeout_s=TIMEOUT_MS / 1000)  # the second answer is played to its end too
         listening_again = "window.statusLog.filter(s => s.startsWith('🔊')).length === 2 && "
         listening_again += "window.statusLog.at(-1).startsWith('🎙️ Listening')"
         page.page.wait_for_function(listening_again, timeout=TIMEOUT_MS)
