@@ -166,6 +166,7 @@ def test_a_listener_who_closes_the_tab_frees_the_voice_for_the_next(serve, brows
     chunk_frames = voice.play_steps
 
     first = AppPage(browser.new_context(viewport=LAPTOP).new_page(), url)
+    first.page.wait_for_timeout(1000)  # a person reads the page before asking: it has finished starting up
     first.ask_in_writing("Will it rain tomorrow?")
     first.wait_until_played_past(0.5, timeout_s=60)
     leaving = voice.last_streamer
