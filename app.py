@@ -28,8 +28,8 @@ from parler import ParlerVoice
 from patches import StreamingAudio
 from quota import Answerers, Quota, answerers
 from settings import Settings, parse_settings
-from turns import STATUS, Listener, Transcriptions, Turn, to_wav, transcript
-from voices import Voice, load_voice
+from turns import STATUS, Heard, Listener, Transcriptions, Turn, to_wav, transcript
+from voices import Rehearsed, Voice, load_voice
 
 logger = logging.getLogger("magic8")
 VOICE_FAILED = "The voice failed while speaking this answer. Please ask again."
@@ -107,6 +107,8 @@ def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
     except Exception as error:
         weights = f" ({settings.tts_model})" if settings.voice == "parler" else ""
         raise StartupError(f"Could not load the {settings.voice} voice{weights}: {error}") from error
+    if voice is not None and not isinstance(voice, ParlerVoice) and not oracle.spends_quota:
+        voice = Rehearsed(voice)  # hands-free, the answer is spoken while the question's last pause is confirmed
     sign_in = signin.offered(settings.sign_in)
     quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in)
     transcriptions = Transcriptions(ears, TRANSCRIPTIONS_AT_ONCE) if ears else None
@@ -261,20 +263,34 @@ def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
     the count of ended turns: the page answers each time it changes."""
     if listener is None:
         speculate = isinstance(ball.ears, LocalEars)  # free to transcribe twice; the Inference API hears once
-        listener = Listener(ball.transcriptions, ball.settings.turn_pause_s, ball.settings.max_question_s, speculate)
+        prepare = answer_ahead if isinstance(ball.voice, Rehearsed) else None  # a free oracle and a CPU voice
+        settings = ball.settings
+        listener = Listener(ball.transcriptions, settings.turn_pause_s, settings.max_question_s, speculate, prepare)
     if chunk is not None:
         listener.hear(*chunk)
     return listener, listener.news() or gr.skip(), listener.turns
 
 
-def heard_turn(turn: Turn, who: Answerers) -> str:
-    """The words of a spoken turn: mostly heard already, by the app's ears; by the visitor's or the offline ears
-    when those hear this question."""
+def answer_ahead(words: str) -> str | None:
+    """While a question's last pause is confirmed: the (free) oracle's answer to the words so far, already spoken.
+    None if that failed: the answer is then made once the turn ends, where a failure is shown."""
+    try:
+        answer = ball.oracle.answer(words)
+        ball.voice.rehearse(answer)
+        return answer
+    except Exception as error:
+        logger.warning("Could not prepare an answer ahead (%s)", type(error).__name__)
+        return None
+
+
+def heard_turn(turn: Turn, who: Answerers) -> Heard:
+    """What was heard of a spoken turn: mostly heard (and answered) already, by the app's ears; by the visitor's or
+    the offline ears when those hear this question."""
     if who.ears is None:
-        return ""
+        return Heard("")
     if who.ears is ball.ears:
         return transcript(turn, ball.transcriptions)
-    return who.ears.transcribe(to_wav(turn.audio)).strip()
+    return Heard(who.ears.transcribe(to_wav(turn.audio)).strip())
 
 
 def answer_turn(turn: Turn, listener: Listener, hands_free: bool, who: Answerers):
@@ -285,12 +301,14 @@ def answer_turn(turn: Turn, listener: Listener, hands_free: bool, who: Answerers
         with explained_failures(ANSWER_FAILED, who):
             if turn.too_long:
                 gr.Warning(f"Your question ran over {ball.settings.max_question_s:g} s: only its start was heard.")
-            question = heard_turn(turn, who)
+            heard = heard_turn(turn, who)
+            question = heard.words
             if who.ears and not question and not hands_free:
                 raise UserError("No words could be made out in your recording. Speak a little closer and ask again.")
             if who.ears and not question:
                 return
-            answer = who.oracle.answer(question)
+            free = not who.oracle.spends_quota  # then the answer made ahead is as good as a new one
+            answer = heard.answer if heard.answer and free else who.oracle.answer(question)
         for shown, data, heard, window in speak_to_the_page(answer, you_asked(question) + why_offline(who.note)):
             if data:
                 first_chunk_at = first_chunk_at or time.monotonic()

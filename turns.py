@@ -1,5 +1,6 @@
 """Hands-free listening: each listener's microphone chunks, the end of a spoken question found with the Silero VAD
-that faster-whisper bundles, and the question transcribed while the pause is still being confirmed.
+that faster-whisper bundles, and the question transcribed (and its answer prepared) while the pause is still being
+confirmed.
 
 The app calls `Listener.hear` with every chunk the page streams, and answers a turn once `hear` says it ended.
 """
@@ -9,6 +10,7 @@ import math
 import threading
 import time
 import wave
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -39,11 +41,19 @@ STATUS = {  # phase: what the page says
 
 
 @dataclass
+class Heard:
+    """The words of a turn, and the answer prepared from them ahead of the turn's end (when the app prepares one)."""
+
+    words: str
+    answer: str | None = None
+
+
+@dataclass
 class Turn:
-    """One spoken question: its audio (16 kHz mono float32), and its transcript when one was started early."""
+    """One spoken question: its audio (16 kHz mono float32), and what was heard of it when that started early."""
 
     audio: np.ndarray
-    guess: Future | None = None
+    guess: Future | None = None  # of a Heard
     too_long: bool = False
 
 
@@ -56,22 +66,26 @@ class Transcriptions:
         self.queued = 0
         self.lock = threading.Lock()
 
-    def start(self, audio: np.ndarray) -> Future:
-        """The words in `audio`, transcribed in the background."""
+    def start(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None = None) -> Future:
+        """What is heard in `audio` (a Heard), transcribed in the background; then, when given, `prepare` makes the
+        answer to the words (or None)."""
         with self.lock:
             self.queued += 1
-        return self.pool.submit(self._transcribe, audio)
+        heard = self.pool.submit(self._transcribe, audio, prepare)
+        heard.add_done_callback(self._done)  # also when cancelled before it started
+        return heard
 
     def busy(self) -> bool:
         """Whether a new transcription would wait for another to end."""
         return self.queued >= self.at_once
 
-    def _transcribe(self, audio: np.ndarray) -> str:
-        try:
-            return self.ears.transcribe(to_wav(audio)).strip()
-        finally:
-            with self.lock:
-                self.queued -= 1
+    def _transcribe(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None) -> Heard:
+        words = self.ears.transcribe(to_wav(audio)).strip()
+        return Heard(words, prepare(words) if prepare and words else None)
+
+    def _done(self, _: Future) -> None:
+        with self.lock:
+            self.queued -= 1
 
 
 def to_wav(audio: np.ndarray) -> bytes:
@@ -94,12 +108,21 @@ class Listener:
     """One person's microphone, hands-free: the current turn's audio at 16 kHz, and what was heard of it.
 
     `pause_s` of silence after speech ends a turn; while that pause is being confirmed, the question so far is
-    transcribed (`speculate`, for ears that cost nothing per call), so that little is left when the turn ends.
+    transcribed (`speculate`, for ears that cost nothing per call), and the answer prepared from it (`prepare`, by an
+    oracle and a voice that cost nothing either), so that little is left when the turn ends.
     """
 
-    def __init__(self, transcriptions: Transcriptions, pause_s: float, max_question_s: float, speculate: bool):
+    def __init__(
+        self,
+        transcriptions: Transcriptions,
+        pause_s: float,
+        max_question_s: float,
+        speculate: bool,
+        prepare: Callable[[str], str] | None = None,
+    ):
         self.transcriptions, self.pause_s, self.max_question_s = transcriptions, pause_s, max_question_s
-        self.speculate = speculate
+        self.speculate, self.prepare = speculate, prepare
+        self.guesses = 0  # speculative transcriptions started so far: only the latest one prepares an answer
         self.lock = threading.Lock()
         self.phase = "idle"
         self.turn: Turn | None = None  # the ended turn, until it is answered
@@ -156,7 +179,11 @@ class Listener:
             if self.pause_s > 0 and silence_s >= self.pause_s:
                 return self._end()
             if self.speculate and silence_s >= SPECULATE_AFTER_S and speech_end > self.guess_end + SAME_END_S * RATE:
-                self.guess, self.guess_end = self.transcriptions.start(self.audio.copy()), speech_end
+                if self.guess is not None:
+                    self.guess.cancel()  # the person went on talking: a guess still waiting to start is not wanted
+                self.guesses += 1
+                self.guess = self.transcriptions.start(self.audio.copy(), self._prepare(self.guesses))
+                self.guess_end = speech_end
             return self.phase
 
     def stop(self) -> Turn | None:
@@ -179,6 +206,13 @@ class Listener:
         """The answer will have played at `at` (time.monotonic()): listen for the next question from then on."""
         with self.lock:
             self.deaf_until = at
+
+    def _prepare(self, guess: int) -> Callable[[str], str | None] | None:
+        """What prepares the answer to the words of speculative transcription number `guess`: nothing once the
+        person has gone on talking."""
+        if self.prepare is None:
+            return None
+        return lambda words: self.prepare(words) if self.guesses == guess else None
 
     def _add(self, rate: int, chunk: np.ndarray) -> None:
         """Append a chunk (int16 or float, mono or not) to the turn's audio at 16 kHz."""
@@ -205,6 +239,7 @@ class Listener:
         return self.phase
 
 
-def transcript(turn: Turn, transcriptions: Transcriptions) -> str:
-    """The words of a turn: its speculative transcript when it covers the whole question, else transcribed now."""
+def transcript(turn: Turn, transcriptions: Transcriptions) -> Heard:
+    """What was heard of a turn: its speculative transcript (and answer) when it covers the whole question, else the
+    words transcribed now."""
     return (turn.guess or transcriptions.start(turn.audio)).result()

@@ -8,7 +8,9 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 import wave
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -147,6 +149,29 @@ def espeak_wav(command: list[str], text: str) -> Iterator[wave.Wave_read]:
             yield wav
         finally:
             process.kill()
+
+
+class Rehearsed:
+    """A CPU voice that can speak a text ahead of time (while a hands-free question's last pause is confirmed) and
+    then play it from memory, once. It remembers the `keep` texts it rehearsed last."""
+
+    def __init__(self, voice: Voice, keep: int = 8):
+        self.voice, self.name, self.sampling_rate, self.keep = voice, voice.name, voice.sampling_rate, keep
+        self.spoken: OrderedDict[str, list[np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def rehearse(self, text: str) -> None:
+        """Speak `text` now, into memory."""
+        chunks = list(self.voice.speak(text))
+        with self.lock:
+            self.spoken[text] = chunks
+            while len(self.spoken) > self.keep:
+                self.spoken.popitem(last=False)
+
+    def speak(self, text: str) -> Iterator[np.ndarray]:
+        with self.lock:
+            chunks = self.spoken.pop(text, None)
+        yield from self.voice.speak(text) if chunks is None else chunks
 
 
 def load_voice(settings: Settings) -> tuple[Voice | None, str]:

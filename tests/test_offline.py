@@ -135,7 +135,7 @@ def test_auto_voice_without_piper_or_espeak_is_text_only(monkeypatch, tmp_path, 
 def test_piper_voice_is_chosen_by_name():
     app.start(Settings(voice="piper", first_chunk_s=0.5, max_speech_s=3.0))
     assert app.ball.voice.name == "piper" and app.ball.voice_note == ""
-    assert app.ball.voice.max_frames == round(3.0 * app.ball.voice.sampling_rate)
+    assert app.ball.voice.voice.max_frames == round(3.0 * app.ball.voice.sampling_rate)  # Rehearsed(PiperVoice)
     answer, audio = app.ask("Will it rain tomorrow?")
     assert answer in CLASSIC_ANSWERS and 0.5 < decoded_seconds(audio) <= 3.1
 

@@ -6,7 +6,9 @@ import pytest
 from conftest import words
 
 from hear import LocalEars
-from turns import Listener, Transcriptions, transcript
+from turns import RATE as EARS_RATE
+from turns import Listener, Transcriptions, to_wav, transcript
+from voices import Rehearsed
 
 RATE, CHUNK = 48_000, 12_000  # what the page sends: 0.25 s chunks of 48 kHz audio
 
@@ -23,17 +25,22 @@ def said(voice, text: str) -> np.ndarray:
     return speech[loud[0] : loud[-1] + 1]
 
 
-def spoken(voice, *parts) -> np.ndarray:
-    """48 kHz int16 samples of `parts`: texts spoken by `voice`, and numbers (seconds of silence)."""
+def resampled(samples: np.ndarray, rate: int, to: int = EARS_RATE) -> np.ndarray:
+    """Float samples at `rate`, resampled to `to` Hz (PyAV)."""
     import av
 
+    frame = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None, :], format="flt", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=to)
+    return np.concatenate([f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]])
+
+
+def spoken(voice, *parts) -> np.ndarray:
+    """48 kHz int16 samples of `parts`: texts spoken by `voice`, and numbers (seconds of silence)."""
     pieces = [
         said(voice, part) if isinstance(part, str) else np.zeros(round(part * voice.sampling_rate)) for part in parts
     ]
-    frame = av.AudioFrame.from_ndarray(np.concatenate(pieces).astype(np.float32)[None, :], format="flt", layout="mono")
-    frame.sample_rate = voice.sampling_rate
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-    samples = np.concatenate([f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]])
+    samples = resampled(np.concatenate(pieces), voice.sampling_rate, to=RATE)
     return (np.clip(samples, -1, 1) * 32767).astype(np.int16)
 
 
@@ -52,14 +59,36 @@ def test_a_pause_ends_the_turn_and_its_words_are_heard(piper_voice, transcriptio
     assert hear_all(listener, spoken(piper_voice, 0.5, "Should I get a dog?", 1.5)) == ["waiting", "speaking", "ended"]
     turn = listener.take_turn()
     assert turn.guess is not None, "it was transcribed while the pause was confirmed"
-    assert words(transcript(turn, transcriptions)) == ["should", "i", "get", "a", "dog"]
+    assert words(transcript(turn, transcriptions).words) == ["should", "i", "get", "a", "dog"]
 
 
 def test_a_short_pause_inside_a_question_does_not_end_it(piper_voice, transcriptions):
     listener = Listener(transcriptions, pause_s=0.5, max_question_s=30, speculate=True)
     phases = hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5))
     assert phases == ["waiting", "speaking", "ended"]
-    assert words(transcript(listener.take_turn(), transcriptions)) == ["should", "i", "get", "a", "dog"]
+    assert words(transcript(listener.take_turn(), transcriptions).words) == ["should", "i", "get", "a", "dog"]
+
+
+def test_the_answer_is_prepared_from_the_whole_question_while_the_pause_is_confirmed(piper_voice, transcriptions):
+    prepared = []
+    listener = Listener(transcriptions, 0.5, 30, speculate=True, prepare=lambda words: prepared.append(words) or "Yes.")
+    hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5))
+    heard = transcript(listener.take_turn(), transcriptions)
+    assert words(heard.words) == ["should", "i", "get", "a", "dog"] and heard.answer == "Yes."
+    assert words(prepared[-1]) == ["should", "i", "get", "a", "dog"], "the last answer prepared is to the question"
+
+
+def test_an_answer_spoken_ahead_plays_from_memory_once_and_says_its_words(piper_voice, transcriptions):
+    voice = Rehearsed(piper_voice, keep=2)
+    voice.rehearse("It is certain.")
+    ahead = np.concatenate(list(voice.speak("It is certain.")))
+    assert "It is certain." not in voice.spoken, "played once, then forgotten"
+    assert np.array_equal(ahead, np.concatenate(list(voice.speak("It is certain.")))), "as the voice says it"
+    heard = transcriptions.ears.transcribe(to_wav(resampled(ahead, voice.sampling_rate)))
+    assert words(heard) == ["it", "is", "certain"]
+    for text in ["Yes.", "No.", "Maybe."]:
+        voice.rehearse(text)
+    assert list(voice.spoken) == ["No.", "Maybe."], "only the last few are kept"
 
 
 def test_a_question_longer_than_the_limit_ends_there(piper_voice, transcriptions):
@@ -73,5 +102,5 @@ def test_a_question_longer_than_the_limit_ends_there(piper_voice, transcriptions
 def test_stop_takes_the_question_as_it_is(piper_voice, transcriptions):
     listener = Listener(transcriptions, pause_s=0, max_question_s=30, speculate=True)
     assert hear_all(listener, spoken(piper_voice, 0.5, "Is today my lucky day?", 1.0)) == ["waiting", "speaking"]
-    assert words(transcript(listener.stop(), transcriptions)) == ["is", "today", "my", "lucky", "day"]
+    assert words(transcript(listener.stop(), transcriptions).words) == ["is", "today", "my", "lucky", "day"]
     assert listener.stop() is None, "nothing more was said"
