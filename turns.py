@@ -81,7 +81,8 @@ class Transcriptions:
 
     def _transcribe(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None) -> Heard:
         words = self.ears.transcribe(to_wav(audio)).strip()
-        return Heard(words, prepare(words) if prepare and words else None)
+        others_wait = self.queued > self.at_once  # then preparing an answer ahead would hold up their questions
+        return Heard(words, prepare(words) if prepare and words and not others_wait else None)
 
     def _done(self, _: Future) -> None:
         with self.lock:

@@ -78,6 +78,16 @@ def test_the_answer_is_prepared_from_the_whole_question_while_the_pause_is_confi
     assert words(prepared[-1]) == ["should", "i", "get", "a", "dog"], "the last answer prepared is to the question"
 
 
+def test_no_answer_is_prepared_ahead_while_other_questions_wait_for_a_core(piper_voice):
+    transcriptions = Transcriptions(LocalEars(), at_once=1)
+    question = spoken(piper_voice, 0.3, "Should I get a dog?", 0.3).astype(np.float32) / 32768
+    question = resampled(question, RATE)
+    first, *_, last = [transcriptions.start(question, prepare=lambda words: "Yes.") for _ in range(3)]
+    assert words(first.result().words) == ["should", "i", "get", "a", "dog"]
+    assert first.result().answer is None, "two questions waited behind it"
+    assert last.result().answer == "Yes.", "nobody waited behind the last one"
+
+
 def test_an_answer_spoken_ahead_plays_from_memory_once_and_says_its_words(piper_voice, transcriptions):
     voice = Rehearsed(piper_voice, keep=2)
     voice.rehearse("It is certain.")
