@@ -34,7 +34,7 @@ class Settings:
     questions_per_minute: int = 5
     owner_calls_per_day: int = 500
     sign_in: bool = False
-    turn_pause_s: float = 0.5  # docs/listening.md: how it was chosen
+    turn_pause_s: float = 0.4  # docs/listening.md: how it was chosen
     inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False

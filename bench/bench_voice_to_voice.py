@@ -6,7 +6,8 @@ question, spoken by Piper, then silence, once; the page presses Record, and
 
 - main-press-stop: today's main flow (bench/main_press_stop.py), Stop pressed 0.6 s after the last word;
 - press-stop: ours with hands-free off (--turn-pause-s 0), Stop pressed 0.6 s after the last word;
-- hands-free: ours as it starts, nobody presses Stop.
+- hands-free: ours as it starts, nobody presses Stop; hands-free-0.5: the same with a longer pause (0.5 s, the
+  default before).
 
     python bench/bench_voice_to_voice.py                 # 5 questions per configuration (after 1 not counted)
     python bench/bench_voice_to_voice.py --questions 10 --only hands-free
@@ -44,6 +45,7 @@ CONFIGS = {  # name: (the page, turn pause (s) or None for the default, Stop pre
     "main-press-stop": ("main", 0.0, True, "today's main, press Stop"),
     "press-stop": ("ours", 0.0, True, "ours, press Stop"),
     "hands-free": ("ours", None, False, "ours, hands-free"),
+    "hands-free-0.5": ("ours", 0.5, False, "ours, hands-free, a 0.5 s pause"),
 }
 STOP_AFTER_S = 0.6  # the person presses Stop this long after their last word, as in issue 18's measurement
 SILENCE_S = 6.0  # after the question, the microphone plays silence this long

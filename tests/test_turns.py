@@ -6,6 +6,7 @@ import pytest
 from conftest import words
 
 from hear import LocalEars
+from settings import Settings
 from turns import RATE as EARS_RATE
 from turns import Listener, Transcriptions, to_wav, transcript
 from voices import Rehearsed
@@ -63,7 +64,7 @@ def test_a_pause_ends_the_turn_and_its_words_are_heard(piper_voice, transcriptio
 
 
 def test_a_short_pause_inside_a_question_does_not_end_it(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=0.5, max_question_s=30, speculate=True)
+    listener = Listener(transcriptions, pause_s=Settings().turn_pause_s, max_question_s=30, speculate=True)
     phases = hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5))
     assert phases == ["waiting", "speaking", "ended"]
     assert words(transcript(listener.take_turn(), transcriptions).words) == ["should", "i", "get", "a", "dog"]
