@@ -24,7 +24,7 @@ RATE = ASR_SAMPLING_RATE  # the VAD and Whisper both work at 16 kHz
 IDLE_S = 1.0  # before the first word, only this much audio is kept and looked at
 PRE_ROLL_S = 0.3  # audio kept before the first word, so that Whisper hears its onset
 LOOK_BACK_S = 1.0  # once speaking, the VAD looks at the last `pause_s` plus this much audio
-SPECULATE_AFTER_S = 0.1  # silence after a word after which the question so far is transcribed, before the pause ends
+SPECULATE_AFTER_S = 0.05  # silence after a word after which the question so far is transcribed, before the pause ends
 STOP_GRACE_S = 0.5  # a chunk this soon after Stop is the end of that recording, not a new one
 SAME_END_S = 0.1  # a speculative transcript still holds when the speech ends at most this much after what it covered
 # Silero's own thresholds; segments of speech shorter than 250 ms (a click, most coughs) are not speech here.

@@ -1,13 +1,14 @@
 """Many hands-free listeners at once on this machine: does each question end its turn and get heard, and how late?
 
 Each listener is a thread that feeds a `turns.Listener` the way the page does (0.25 s chunks of 48 kHz audio, in real
-time): a moment of silence, a question spoken by Piper, then silence. All share one `Transcriptions` pool and the
-local Whisper tiny.en, as in the app. No browser and no voice: the listening side only.
+time): a moment of silence, a question spoken by Piper, then silence. All share the app's `Transcriptions` pool, its
+local Whisper tiny.en and its preparing of answers ahead (the classic toy, Piper), as the app started offline has
+them. No browser: the listening side only, up to the answer made (and spoken into memory) or not ahead.
 
     python bench/bench_listeners.py --listeners 12
 
 Prints, per listener count, the median and max seconds from the last word to the end of the turn and to the
-transcript, and how many were heard right; then one JSON line.
+transcript, how many were heard right and how many answers were ready ahead; then one JSON line.
 """
 
 import argparse
@@ -58,23 +59,23 @@ def listen(listener, samples: np.ndarray, last_word_s: float, question: str, tra
                 {
                     "turn_end_s": ended - start - last_word_s,
                     "transcript_s": done - start - last_word_s,
-                    "words_right": words(heard) == words(question),
+                    "words_right": words(heard.words) == words(question),
+                    "answered_ahead": heard.answer is not None,
                 }
             )
             return
-    results.append({"turn_end_s": None, "transcript_s": None, "words_right": False})
+    results.append({"turn_end_s": None, "transcript_s": None, "words_right": False, "answered_ahead": False})
 
 
-def run(count: int, ears, voice) -> dict:
-    from settings import Settings
-    from turns import Listener, Transcriptions
+def run(count: int, ball, prepare, voice) -> dict:
+    from turns import Listener
 
-    transcriptions, results = Transcriptions(ears, at_once=2), []
+    transcriptions, results, settings = ball.transcriptions, [], ball.settings
     threads = []
     for i in range(count):
         question = QUESTIONS[i % len(QUESTIONS)]
         samples, last_word_s = microphone(voice, question, lead_s=1.0 + random.random())
-        listener = Listener(transcriptions, Settings.turn_pause_s, Settings.max_question_s, speculate=True)
+        listener = Listener(transcriptions, settings.turn_pause_s, settings.max_question_s, True, prepare)
         args = (listener, samples, last_word_s, question, transcriptions, results)
         threads.append(threading.Thread(target=listen, args=args))
     for thread in threads:
@@ -83,6 +84,7 @@ def run(count: int, ears, voice) -> dict:
         thread.join()
     heard = [r for r in results if r["turn_end_s"] is not None]
     summary = {"listeners": count, "turns_ended": len(heard), "words_right": sum(r["words_right"] for r in results)}
+    summary["answered_ahead"] = sum(r["answered_ahead"] for r in results)
     for key in ("turn_end_s", "transcript_s"):
         values = [r[key] for r in heard]
         summary[key] = {"median": round(statistics.median(values), 3), "max": round(max(values), 3)}
@@ -93,22 +95,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, nargs="+", default=[1, 12])
     args = parser.parse_args()
-    from hear import LocalEars
+    import app
+    from settings import Settings
     from voices import PiperVoice
 
     load = Path("/proc/loadavg").read_text().split()[:3]
     voice = PiperVoice()
     voice.synthesis.noise_scale = voice.synthesis.noise_w_scale = 0.0
-    ears = LocalEars(threads=1, workers=2)
+    ball = app.start(Settings(voice="piper", offline=True, asr_model="local"))
     random.seed(18)
-    summaries = [run(count, ears, voice) for count in args.listeners]
+    summaries = [run(count, ball, app.answer_ahead, voice) for count in args.listeners]
     end_load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average at the start {' '.join(load)}, at the end {' '.join(end_load)}")
-    print("| listeners | turns ended | words right | last word -> turn end (s) | last word -> transcript (s) |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        "| listeners | turns ended | words right | answers ready ahead | last word -> turn end (s) "
+        "| last word -> transcript (s) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         cells = [f"{s[k]['median']:.2f} ({s[k]['max']:.2f})" for k in ("turn_end_s", "transcript_s")]
-        print(f"| {s['listeners']} | {s['turns_ended']} | {s['words_right']} | " + " | ".join(cells) + " |")
+        counts = f"| {s['listeners']} | {s['turns_ended']} | {s['words_right']} | {s['answered_ahead']} | "
+        print(counts + " | ".join(cells) + " |")
     print(json.dumps(summaries))
 
 
