@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 import traceback
 from contextlib import closing, contextmanager
@@ -39,6 +40,7 @@ SPEECH_CHARS_PER_S = 12  # a slow speaker: 200 characters (the longest answer) i
 GPU_S_PER_SPEECH_S = 2.0  # ZeroGPU time reserved per second of speech: generation at half real time still fits
 GPU_MARGIN_S = 10  # moving inputs, the first chunk's context, encoding
 UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice over: a recording is far smaller
+TURN_WAIT_MARGIN_S = 10.0  # a hands-free answer's event waits for its turn at most `max_question_s` and this long
 PLAYER_START_S = 0.5  # from the first chunk of an answer on the server to its first sound in the page, and a margin
 CHUNK_EVERY_S = 0.25  # the microphone's chunks reach the server this often
 
@@ -54,6 +56,7 @@ class Magic8Ball:
     oracle: Oracle = ClassicOracle()
     voice: Voice | None = None
     quota: Quota = Quota(Settings.questions_per_minute, Settings.owner_calls_per_day)
+    speaking: threading.Semaphore = threading.Semaphore()  # hands-free answers spoken at once (`speaking_at_once`)
     sign_in: bool = False  # whether the page offers Sign in with Hugging Face
     ears_note: str = ""
     oracle_note: str = ""
@@ -112,7 +115,10 @@ def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
     sign_in = signin.offered(settings.sign_in)
     quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in)
     transcriptions = Transcriptions(ears, TRANSCRIPTIONS_AT_ONCE) if ears else None
-    ball = Magic8Ball(settings, ears, transcriptions, oracle, voice, quota, sign_in, ears_note, oracle_note, voice_note)
+    speaking = threading.Semaphore(speaking_at_once(settings, voice))
+    ball = Magic8Ball(
+        settings, ears, transcriptions, oracle, voice, quota, speaking, sign_in, ears_note, oracle_note, voice_note
+    )
     login.visible = sign_in
     patches.serve_sign_in(sign_in)
     return ball
@@ -260,7 +266,7 @@ def respond_typed(question: str, request: gr.Request = None, signed_in: gr.OAuth
 
 def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
     """Stream step, on the CPU: hear one chunk from the microphone. The listener, the status line when it changed, and
-    the count of ended turns: the page answers each time it changes."""
+    the count of answers asked for: the page starts an answer's event each time it changes."""
     if listener is None:
         speculate = isinstance(ball.ears, LocalEars)  # free to transcribe twice; the Inference API hears once
         prepare = answer_ahead if isinstance(ball.voice, Rehearsed) else None  # a free oracle and a CPU voice
@@ -268,7 +274,7 @@ def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
         listener = Listener(ball.transcriptions, settings.turn_pause_s, settings.max_question_s, speculate, prepare)
     if chunk is not None:
         listener.hear(*chunk)
-    return listener, listener.news() or gr.skip(), listener.turns
+    return listener, listener.news() or gr.skip(), listener.asked
 
 
 def answer_ahead(words: str) -> str | None:
@@ -319,17 +325,26 @@ def answer_turn(turn: Turn, listener: Listener, hands_free: bool, who: Answerers
 
 
 def respond_turn(listener: Listener | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
-    """The page's hands-free question, in one event once the listener heard its end: hear, answer, speak it."""
-    if listener is not None and (turn := listener.take_turn()) is not None:
-        yield from answer_turn(turn, listener, True, who_answers(request, signed_in, spoken=True))
+    """The page's hands-free question, in one event that starts at the first silence after speech: the player sets
+    itself up while the pause is confirmed; once the turn ends, hear, answer and speak it.
+
+    It waits in a group of its own (a question can go on after a short pause), and speaks within `ball.speaking`."""
+    if listener is None or listener.asked == 0 or listener.phase == "idle":
+        return  # the page's first count, or Stop came first (and answered)
+    yield gr.skip(), None, gr.skip(), gr.skip()  # the player gets the stream's address now
+    turn = listener.wait_for_turn(ball.settings.max_question_s + TURN_WAIT_MARGIN_S)
+    if turn is not None:
+        with ball.speaking:
+            yield from answer_turn(turn, listener, True, who_answers(request, signed_in, spoken=True))
 
 
 def respond_stopped(listener: Listener | None, request: gr.Request = None, signed_in: gr.OAuthToken | None = None):
-    """The person pressed Stop: answer what they said since the last answer (its transcript is often ready)."""
+    """The person pressed Stop: answer what they said since the last answer (its transcript is often ready), unless
+    the answer's event started at a pause already waits for it."""
     turn = listener.stop() if listener else None
     if turn is not None:
         yield from answer_turn(turn, listener, False, who_answers(request, signed_in, spoken=True))
-    elif listener is None or listener.turns == 0:
+    elif listener is None or listener.asked == 0:
         raise gr.Error("I heard no question. Press Record, ask your question, then press Stop.", print_exception=False)
 
 
@@ -393,8 +408,13 @@ def configure_queue(settings: Settings) -> gr.Blocks:
     """
     demo.delete_cache = (max(1, settings.cache_max_age_s // 2), settings.cache_max_age_s)
     upkeep.keep_forgetting_streams(demo, settings.cache_max_age_s)
-    speaking_at_once = settings.gpu_concurrency if isinstance(ball.voice, ParlerVoice) else os.cpu_count() or 1
-    return demo.queue(default_concurrency_limit=speaking_at_once, max_size=QUEUE_PER_GPU_SLOT * speaking_at_once)
+    at_once = speaking_at_once(settings, ball.voice)
+    return demo.queue(default_concurrency_limit=at_once, max_size=QUEUE_PER_GPU_SLOT * at_once)
+
+
+def speaking_at_once(settings: Settings, voice: Voice | None) -> int:
+    """Answers spoken at once: `gpu_concurrency` for Parler-TTS, one per CPU core for a CPU voice."""
+    return settings.gpu_concurrency if isinstance(voice, ParlerVoice) else os.cpu_count() or 1
 
 
 def serve(settings: Settings, voice: Voice | None = None, **launch_options) -> str:
@@ -460,7 +480,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
     listener = gr.State()
-    turns_ended = gr.Number(visible=False)
+    answers_asked = gr.Number(visible=False)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
         api_question = gr.Textbox(label="Question")
         api_answer = gr.Textbox(label="Answer")
@@ -477,18 +497,20 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
     answered = [answer, audio_out, heard, ball_picture]
     patches.new_player_for_each_answer(
-        [turns_ended.change, audio_in.stop_recording, question.submit, ask_button.click], audio_out
+        [answers_asked.change, audio_in.stop_recording, question.submit, ask_button.click], audio_out
     )
     audio_in.stream(
         listen,
         [audio_in, listener],
-        [listener, listening, turns_ended],
+        [listener, listening, answers_asked],
         stream_every=CHUNK_EVERY_S,
         concurrency_limit=None,  # light (the VAD on a second of audio); transcriptions have their own bound
         api_visibility="undocumented",
         show_progress="hidden",
     )
-    turns_ended.change(respond_turn, listener, answered, **page_step)
+    answers_asked.change(  # waits for its turn to end, in a group of its own (see respond_turn)
+        respond_turn, listener, answered, api_visibility="undocumented", concurrency_limit=None, show_progress="hidden"
+    )
     recording.upload(respond_aloud, recording, answered, **page_step)
     audio_in.stop_recording(respond_stopped, listener, answered, **page_step)
     audio_in.stop_recording(None, None, listening, js=f"() => {json.dumps(STATUS['idle'])}")

@@ -25,6 +25,7 @@ IDLE_S = 1.0  # before the first word, only this much audio is kept and looked a
 PRE_ROLL_S = 0.3  # audio kept before the first word, so that Whisper hears its onset
 LOOK_BACK_S = 1.0  # once speaking, the VAD looks at the last `pause_s` plus this much audio
 SPECULATE_AFTER_S = 0.05  # silence after a word after which the question so far is transcribed, before the pause ends
+# (and, hands-free, after which the page starts the answer's event, which waits for the turn to end)
 STOP_GRACE_S = 0.5  # a chunk this soon after Stop is the end of that recording, not a new one
 SAME_END_S = 0.1  # a speculative transcript still holds when the speech ends at most this much after what it covered
 # Silero's own thresholds; segments of speech shorter than 250 ms (a click, most coughs) are not speech here.
@@ -125,9 +126,12 @@ class Listener:
         self.speculate, self.prepare = speculate, prepare
         self.guesses = 0  # speculative transcriptions started so far: only the latest one prepares an answer
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # a turn ended, or the person pressed Stop
         self.phase = "idle"
         self.turn: Turn | None = None  # the ended turn, until it is answered
-        self.turns = 0  # turns ended so far: the page answers each time this changes
+        self.turns = 0  # turns ended so far
+        self.asked = 0  # answers asked for so far: the page starts an answer's event each time this changes
+        self.waiting = 0  # answer events waiting for the turn to end
         self.shown = "idle"  # the phase the page shows
         self.deaf_until = 0.0  # while an answer plays, the microphone hears it: it is not listened to
         self.stopped_at = -STOP_GRACE_S
@@ -141,6 +145,7 @@ class Listener:
         self.guess: Future | None = None
         self.guess_end = 0  # the sample where speech ended in the audio `guess` transcribes
         self.speech_end = 0  # the sample where speech last ended
+        self.answer_asked = False  # whether this turn's answer was asked for
 
     def news(self) -> str | None:
         """The status line for the page, when it changed since the last time it was asked for."""
@@ -175,6 +180,8 @@ class Listener:
             spans = speech_spans(tail)
             speech_end = len(self.audio) - len(tail) + (spans[-1]["end"] if spans else 0)
             silence_s, self.speech_end = (len(self.audio) - speech_end) / RATE, speech_end
+            if self.pause_s > 0 and silence_s >= SPECULATE_AFTER_S:
+                self._ask_for_answer()  # its event sets up the player while the pause is confirmed
             if len(self.audio) >= self.max_question_s * RATE:
                 return self._end(too_long=True)
             if self.pause_s > 0 and silence_s >= self.pause_s:
@@ -188,20 +195,42 @@ class Listener:
             return self.phase
 
     def stop(self) -> Turn | None:
-        """The person pressed Stop: the turn as it is, if they said something, and the microphone is idle."""
+        """The person pressed Stop: the turn as it is, if they said something and no answer event waits for it (that
+        one answers it then), and the microphone is idle."""
         with self.lock:
             turn = self.turn or (self._ended_turn() if self.speaking else None)
             self.turn, self.phase, self.shown, self.stopped_at = None, "idle", "idle", time.monotonic()
             self._reset()
+            if self.waiting and turn is not None:
+                self.turn, turn = turn, None
+            self.changed.notify_all()
             return turn
 
     def take_turn(self) -> Turn | None:
         """The turn that just ended, for the answer; the listener stays deaf until `listen_again`."""
         with self.lock:
-            turn, self.turn = self.turn, None
-            if turn is not None:
-                self.phase, self.deaf_until = "answering", math.inf
-            return turn
+            return self._take_turn()
+
+    def wait_for_turn(self, timeout_s: float) -> Turn | None:
+        """The turn once it ends, for the answer (as `take_turn`); None if the person pressed Stop (that answers it)
+        or nothing ended within `timeout_s` (the page went away)."""
+        with self.changed:
+            self.waiting += 1
+            try:
+                self.changed.wait_for(lambda: self.turn is not None or self.phase == "idle", timeout_s)
+            finally:
+                self.waiting -= 1
+            return self._take_turn()
+
+    def _take_turn(self) -> Turn | None:
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            self.phase, self.deaf_until = "answering", math.inf
+        return turn
+
+    def _ask_for_answer(self) -> None:
+        if not self.answer_asked:
+            self.asked, self.answer_asked = self.asked + 1, True
 
     def listen_again(self, at: float) -> None:
         """The answer will have played at `at` (time.monotonic()): listen for the next question from then on."""
@@ -233,10 +262,12 @@ class Listener:
         return Turn(speech, self.guess if holds and not too_long else None, too_long)
 
     def _end(self, too_long: bool = False) -> str:
+        self._ask_for_answer()
         self.turn = self._ended_turn(too_long)
         self.turns += 1
         self.phase = "too long" if too_long else "ended"
         self._reset()
+        self.changed.notify_all()
         return self.phase
 
 

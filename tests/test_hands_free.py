@@ -122,6 +122,22 @@ def test_pressing_stop_answers(playwright, press_stop_app, piper_voice, tmp_path
         browser.close()
 
 
+def test_stop_during_the_pause_answers_once(playwright, piper_voice, tmp_path):
+    plays = microphone(tmp_path / "q.wav", piper_voice, ["Will I pass my exam?"], silence_s=6.0)
+    with serving(Settings(turn_pause_s=3.0), piper_voice) as url:  # Stop comes while the answer's event waits
+        browser, page = open_page(playwright, url, plays)
+        try:
+            page.record()
+            page.page.wait_for_timeout(FIRST_WORD_S * 1000 + 2500)  # the question, and a moment of its pause
+            page.page.get_by_role("button", name="Stop").click()
+            assert_answered(page, "Will I pass my exam?")
+            page.page.wait_for_timeout(1000)
+            assert len([e for e in page.audio_log() if e["type"] == "ended"]) == 1, "one answer"
+            assert not page.page.get_by_test_id("toast-body").count(), "no message"
+        finally:
+            browser.close()
+
+
 @pytest.mark.parametrize("sound", ["noise", "silence"])
 def test_noise_or_silence_gets_no_answer_and_no_error(playwright, hands_free_app, sound, tmp_path):
     rate, seconds = 22050, 10

@@ -1,6 +1,9 @@
 """The end of a spoken turn, as `turns.Listener` hears it chunk by chunk (as the page streams the microphone), with
 the real Silero VAD and the local Whisper tiny.en."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from conftest import words
@@ -68,6 +71,33 @@ def test_a_short_pause_inside_a_question_does_not_end_it(piper_voice, transcript
     phases = hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5))
     assert phases == ["waiting", "speaking", "ended"]
     assert words(transcript(listener.take_turn(), transcriptions).words) == ["should", "i", "get", "a", "dog"]
+
+
+def test_the_answer_is_asked_for_at_the_first_pause_and_waits_for_the_whole_question(piper_voice, transcriptions):
+    listener = Listener(transcriptions, pause_s=Settings().turn_pause_s, max_question_s=30, speculate=True)
+    samples, waiting = spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5), None
+    with ThreadPoolExecutor(1) as event:
+        for start in range(0, len(samples), CHUNK):
+            phase = listener.hear(RATE, samples[start : start + CHUNK])
+            if listener.asked and waiting is None:
+                assert phase == "speaking", "asked for before the question ended"
+                waiting = event.submit(listener.wait_for_turn, 10)
+        turn = waiting.result(timeout=10)
+    assert listener.asked == 1, "one answer per question"
+    assert words(transcript(turn, transcriptions).words) == ["should", "i", "get", "a", "dog"]
+
+
+def test_stop_hands_the_question_to_the_answer_asked_for(piper_voice, transcriptions):
+    listener = Listener(transcriptions, pause_s=Settings().turn_pause_s, max_question_s=30, speculate=True)
+    hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.25))
+    assert listener.asked == 1
+    with ThreadPoolExecutor(1) as event:
+        waiting = event.submit(listener.wait_for_turn, 10)
+        while not listener.waiting:
+            time.sleep(0.01)
+        assert listener.stop() is None, "the answer's event that waits answers it"
+        assert words(transcript(waiting.result(timeout=2), transcriptions).words) == ["should", "i", "get"]
+    assert listener.stop() is None and listener.wait_for_turn(0.1) is None, "nothing more was said"
 
 
 def test_the_answer_is_prepared_from_the_whole_question_while_the_pause_is_confirmed(piper_voice, transcriptions):
