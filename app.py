@@ -402,7 +402,8 @@ def configure_queue(settings: Settings) -> gr.Blocks:
 
     CPU voices (Piper, espeak-ng) hold no GPU and speak on one thread each, so they speak one answer per CPU core at
     once. The page's events hear, answer and speak in one event each, so a question waits for one of these slots
-    before it is heard.
+    before it is heard; a hands-free answer's event waits for its turn outside them and speaks within
+    `Magic8Ball.speaking`, of the same size.
     Files in gradio's cache (uploads, answers) and answers kept in memory are deleted `cache_max_age_s` after they
     were made, checked every `cache_max_age_s / 2`.
     """

@@ -2,7 +2,9 @@
 that faster-whisper bundles, and the question transcribed (and its answer prepared) while the pause is still being
 confirmed.
 
-The app calls `Listener.hear` with every chunk the page streams, and answers a turn once `hear` says it ended.
+The app calls `Listener.hear` with every chunk the page streams. At the first silence after speech the listener asks
+for an answer (`asked` changes); the page then starts the answer's event, which waits for the turn to end
+(`wait_for_turn`) and answers it.
 """
 
 import io
@@ -76,10 +78,6 @@ class Transcriptions:
         heard.add_done_callback(self._done)  # also when cancelled before it started
         return heard
 
-    def busy(self) -> bool:
-        """Whether a new transcription would wait for another to end."""
-        return self.queued >= self.at_once
-
     def _transcribe(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None) -> Heard:
         words = self.ears.transcribe(to_wav(audio)).strip()
         others_wait = self.queued > self.at_once  # then preparing an answer ahead would hold up their questions
@@ -120,7 +118,7 @@ class Listener:
         pause_s: float,
         max_question_s: float,
         speculate: bool,
-        prepare: Callable[[str], str] | None = None,
+        prepare: Callable[[str], str | None] | None = None,
     ):
         self.transcriptions, self.pause_s, self.max_question_s = transcriptions, pause_s, max_question_s
         self.speculate, self.prepare = speculate, prepare
@@ -129,7 +127,6 @@ class Listener:
         self.changed = threading.Condition(self.lock)  # a turn ended, or the person pressed Stop
         self.phase = "idle"
         self.turn: Turn | None = None  # the ended turn, until it is answered
-        self.turns = 0  # turns ended so far
         self.asked = 0  # answers asked for so far: the page starts an answer's event each time this changes
         self.waiting = 0  # answer events waiting for the turn to end
         self.shown = "idle"  # the phase the page shows
@@ -264,7 +261,6 @@ class Listener:
     def _end(self, too_long: bool = False) -> str:
         self._ask_for_answer()
         self.turn = self._ended_turn(too_long)
-        self.turns += 1
         self.phase = "too long" if too_long else "ended"
         self._reset()
         self.changed.notify_all()
