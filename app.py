@@ -453,6 +453,17 @@ BALL_CSS = """
 """
 FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by the answer's length
 WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
+# gradio 6.17.3's recorder uploads each chunk of the microphone and does not catch a failed upload (a dropped
+# connection, an error from the server): the page would go on saying it listens. This says so on the status line.
+SOUND_LOST_JS = f"""
+const lost = {json.dumps(STATUS["lost"])};
+const uploadFailed = /^(Connection errored out|HTTP [0-9]{{3}}|File\\(s\\) exceed)/;  // gradio client's upload errors
+window.addEventListener("unhandledrejection", (event) => {{
+  const reason = String(event.reason?.message ?? event.reason);
+  if (!uploadFailed.test(reason) || element.innerText.trim().startsWith("Press")) return;  // recording only
+  props.value = lost.replace("{{reason}}", reason.replace(/[<>&]/g, "").slice(0, 120));
+}});
+"""
 HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .heard q { font-style: italic; }"
 
 patches.serve_sign_in(False)  # gradio builds its app (and sign-in routes) as the Blocks closes; start() may offer it
@@ -476,7 +487,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
             answer = gr.Textbox(label="Answer", min_width=320)
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
-        listening = gr.HTML(STATUS["idle"], elem_classes="listening")
+        listening = gr.HTML(STATUS["idle"], elem_classes="listening", js_on_load=SOUND_LOST_JS)
         with gr.Row(equal_height=True):
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)

@@ -40,6 +40,8 @@ STATUS = {  # phase: what the page says
     "ended": "✋ Heard the end of your question: thinking…",
     "answering": "🔊 Answering: I listen again when the answer ends.",
     "too long": "✋ Your question ran over {max_question_s:g} s: answering what I heard so far…",
+    "lost": "⚠️ Your microphone's sound did not reach me ({reason}). Check your connection, then press <b>Stop</b> "
+    "and <b>Record</b> again.",  # shown by the page itself (app.SOUND_LOST_JS): the server hears nothing then
 }
 
 

@@ -138,6 +138,25 @@ def test_stop_during_the_pause_answers_once(playwright, piper_voice, tmp_path):
             browser.close()
 
 
+@pytest.mark.parametrize("failure", ["connection", "server error"])
+def test_sound_that_cannot_reach_the_app_is_told_on_the_page(playwright, hands_free_app, failure, tmp_path):
+    rate = 22050
+    browser, page = open_page(playwright, hands_free_app, write_samples(tmp_path / "s.wav", np.zeros(rate * 10), rate))
+    try:
+        page.record()
+        expect(page.page.locator(".listening .prose")).to_contain_text("Listening", timeout=TIMEOUT_MS)
+        if failure == "connection":
+            page.page.route("**/upload*", lambda route: route.abort())
+        else:
+            page.page.route("**/upload*", lambda route: route.fulfill(status=500, body="Internal Server Error"))
+        expect(page.page.locator(".listening .prose")).to_contain_text("did not reach me", timeout=10_000)
+        told = page.page.locator(".listening .prose").inner_text()
+        assert ("Connection errored out" if failure == "connection" else "HTTP 500") in told
+        assert "press Stop and Record again" in told
+    finally:
+        browser.close()
+
+
 @pytest.mark.parametrize("sound", ["noise", "silence"])
 def test_noise_or_silence_gets_no_answer_and_no_error(playwright, hands_free_app, sound, tmp_path):
     rate, seconds = 22050, 10
