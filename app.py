@@ -23,13 +23,13 @@ import signin
 import upkeep
 from audio_utils import AacStream, adts_duration, numpy_to_mp3
 from errors import StartupError, UserError, redact
-from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears
+from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears, to_wav
 from oracle import ClassicOracle, Oracle, load_oracle
 from parler import ParlerVoice
 from patches import StreamingAudio
 from quota import Answerers, Quota, answerers
 from settings import Settings, parse_settings
-from turns import STATUS, Heard, Listener, Transcriptions, Turn, to_wav, transcript
+from turns import STATUS, Heard, Listener, Transcriptions, Turn, transcript
 from voices import Rehearsed, Voice, load_voice
 
 logger = logging.getLogger("magic8")

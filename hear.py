@@ -28,6 +28,17 @@ WINDOW_MARGIN_S = 1.0  # the window holds the speech and at least this much sile
 MAX_TOKENS_PER_S = 10  # a bound on the words Whisper may hear in a second of speech, so it cannot repeat forever
 
 
+def to_wav(audio: np.ndarray, rate: int = ASR_SAMPLING_RATE) -> bytes:
+    """Mono float samples in [-1, 1] as a 16-bit WAV; at 16 kHz, what every `Ears` takes."""
+    wav = io.BytesIO()
+    with wave.open(wav, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    return wav.getvalue()
+
+
 def load_question(audio_path: str | None, max_seconds: float) -> bytes:
     """The recording as a 16 kHz mono WAV of at most `max_seconds`, or a UserError saying what is wrong with it."""
     if audio_path is None:

@@ -7,11 +7,9 @@ for an answer (`asked` changes); the page then starts the answer's event, which 
 (`wait_for_turn`) and answers it.
 """
 
-import io
 import math
 import threading
 import time
-import wave
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ import av
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from hear import ASR_SAMPLING_RATE, Ears
+from hear import ASR_SAMPLING_RATE, Ears, to_wav
 
 RATE = ASR_SAMPLING_RATE  # the VAD and Whisper both work at 16 kHz
 IDLE_S = 1.0  # before the first word, only this much audio is kept and looked at
@@ -88,17 +86,6 @@ class Transcriptions:
     def _done(self, _: Future) -> None:
         with self.lock:
             self.queued -= 1
-
-
-def to_wav(audio: np.ndarray) -> bytes:
-    """16 kHz mono float samples as a 16-bit WAV, what every `Ears` takes."""
-    wav = io.BytesIO()
-    with wave.open(wav, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-    return wav.getvalue()
 
 
 def speech_spans(audio: np.ndarray) -> list[dict]:

@@ -29,8 +29,7 @@ import numpy as np  # noqa: E402
 from bench_voices import edit_distance, words  # noqa: E402
 from results import save  # noqa: E402
 
-from hear import ASR_SAMPLING_RATE, LocalEars  # noqa: E402
-from turns import to_wav  # noqa: E402
+from hear import ASR_SAMPLING_RATE, LocalEars, to_wav  # noqa: E402
 from voices import PiperVoice  # noqa: E402
 
 QUESTIONS = (
@@ -147,10 +146,7 @@ def main() -> None:
         "room tone": 0.01 * rng.standard_normal(5 * ASR_SAMPLING_RATE),
         "loud noise": 0.3 * rng.standard_normal(5 * ASR_SAMPLING_RATE),
     }
-    no_words = {
-        name: {what: hear(wav_bytes(audio, ASR_SAMPLING_RATE)) for what, audio in quiet.items()}
-        for name, hear in hearers.items()
-    }
+    no_words = {name: {what: hear(to_wav(audio)) for what, audio in quiet.items()} for name, hear in hearers.items()}
     load_after = os.getloadavg()
 
     baseline = results["clean"]["30 s (today)"]["median_s"]

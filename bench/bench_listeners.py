@@ -1,9 +1,10 @@
 """Many hands-free listeners at once on this machine: does each question end its turn and get heard, and how late?
 
-Each listener is a thread that feeds a `turns.Listener` the way the page does (0.25 s chunks of 48 kHz audio, in real
-time): a moment of silence, a question spoken by Piper, then silence. All share the app's `Transcriptions` pool, its
-local Whisper tiny.en and its preparing of answers ahead (the classic toy, Piper), as the app started offline has
-them. No browser: the listening side only, up to the answer made (and spoken into memory) or not ahead.
+Each listener is a thread that feeds a `turns.Listener` the way the page does (chunks of 48 kHz audio every
+`app.CHUNK_EVERY_S`, in real time): a moment of silence, a question spoken by Piper, then silence. All share the app's
+`Transcriptions` pool, its local Whisper tiny.en and its preparing of answers ahead (the classic toy, Piper), as the app
+started offline has them. No browser: the listening side only, up to the answer made (and spoken into memory) or not
+ahead.
 
     python bench/bench_listeners.py --listeners 12
 
@@ -25,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-CHUNK_S, RATE = 0.25, 48_000
+RATE = 48_000  # the page's microphone
 QUESTIONS = ["Should I get a dog?", "Will it rain tomorrow?", "Is today my lucky day?", "Will I pass my exam?"]
 
 
@@ -46,9 +47,10 @@ def microphone(voice, text: str, lead_s: float) -> tuple[np.ndarray, float]:
 def listen(listener, samples: np.ndarray, last_word_s: float, question: str, transcriptions, results: list) -> None:
     from conftest import words
 
+    from app import CHUNK_EVERY_S  # as often as the page sends a chunk
     from turns import transcript
 
-    start, step = time.monotonic(), int(CHUNK_S * RATE)
+    start, step = time.monotonic(), int(CHUNK_EVERY_S * RATE)
     for i in range(0, len(samples), step):
         time.sleep(max(0.0, start + (i + step) / RATE - time.monotonic()))  # a chunk arrives once it was recorded
         if listener.hear(RATE, samples[i : i + step]) == "ended":

@@ -27,7 +27,6 @@ import re
 import sys
 import tempfile
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from results import save  # noqa: E402
 
 import app  # noqa: E402
 from audio_utils import AacStream  # noqa: E402
-from hear import LocalEars, load_question  # noqa: E402
+from hear import LocalEars, load_question, to_wav  # noqa: E402
 from oracle import CLASSIC_ANSWERS  # noqa: E402
 from parler import tiny_random_voice  # noqa: E402
 from settings import Settings  # noqa: E402
@@ -93,20 +92,10 @@ def edit_distance(reference: list[str], heard: list[str]) -> int:
     return row[-1]
 
 
-def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-    return out.getvalue()
-
-
 def as_question(audio: np.ndarray, rate: int, folder: Path) -> bytes:
     """The audio as the app hears a recording: through `load_question` (16 kHz mono WAV)."""
     path = folder / "recording.wav"
-    path.write_bytes(wav_bytes(audio, rate))
+    path.write_bytes(to_wav(audio, rate))
     return load_question(str(path), 30.0)
 
 

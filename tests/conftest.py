@@ -118,11 +118,9 @@ def piper_voice():
 
 def write_samples(path: Path, samples: np.ndarray, rate: int) -> Path:
     """Float samples in [-1, 1] as a 16-bit PCM mono WAV."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+    from hear import to_wav
+
+    path.write_bytes(to_wav(samples, rate))
     return path
 
 

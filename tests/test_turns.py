@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import words
 
-from hear import LocalEars
+from hear import LocalEars, to_wav
 from settings import Settings
 from turns import RATE as EARS_RATE
-from turns import Listener, Transcriptions, to_wav, transcript
+from turns import Listener, Transcriptions, transcript
 from voices import Rehearsed
 
 RATE, CHUNK = 48_000, 12_000  # what the page sends: 0.25 s chunks of 48 kHz audio

@@ -1,15 +1,13 @@
 """The Piper voice: it streams clause by clause, with one gain for every chunk, within the chunk and length limits."""
 
-import io
 import re
-import wave
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from piper import SynthesisConfig
 
-from hear import LocalEars
+from hear import LocalEars, to_wav
 from voices import PIPER_GAIN, PiperVoice, first_clause_apart
 
 
@@ -21,13 +19,7 @@ def piper() -> PiperVoice:
 def heard(ears: LocalEars, audio: np.ndarray, rate: int) -> list[str]:
     """The words LocalEars makes out in float32 audio (resampled to 16 kHz by linear interpolation)."""
     at_16k = np.interp(np.arange(0, len(audio), rate / 16000), np.arange(len(audio)), audio)
-    wav = io.BytesIO()
-    with wave.open(wav, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes((np.clip(at_16k, -1, 1) * 32767).astype(np.int16).tobytes())
-    return re.findall(r"[a-z']+", ears.transcribe(wav.getvalue()).lower())
+    return re.findall(r"[a-z']+", ears.transcribe(to_wav(at_16k)).lower())
 
 
 @pytest.mark.parametrize(
