@@ -10,6 +10,7 @@ import torch
 from huggingface_hub import constants, try_to_load_from_cache
 from transformers import AutoTokenizer, PreTrainedTokenizerFast, set_seed
 
+import parler_compat
 from streamer import ParlerTTSStreamer
 
 
@@ -94,13 +95,19 @@ def hub_reachable(timeout_s: float = 2.0) -> bool:
     return True
 
 
+def parler_tts():
+    """The parler_tts package, adapted to the installed transformers (parler_compat.py)."""
+    parler_compat.adapt()
+    import parler_tts
+
+    return parler_tts
+
+
 def load_parler(model_id: str, tokenizer_id: str, local_files_only: bool = False, **voice_kwargs) -> ParlerVoice:
     """Load Parler-TTS weights from the hub (or only its cache) onto the GPU when there is one."""
-    from parler_tts import ParlerTTSForConditionalGeneration
-
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.float16 if device == "cuda" else torch.float32
-    model = ParlerTTSForConditionalGeneration.from_pretrained(
+    model = parler_tts().ParlerTTSForConditionalGeneration.from_pretrained(
         model_id, torch_dtype=dtype, local_files_only=local_files_only
     )
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_id, local_files_only=local_files_only)
@@ -125,12 +132,12 @@ def tiny_parler_model(seed: int = 0):
 
     It speaks noise. It exists so the whole chain runs without downloads, with real model code.
     """
-    from parler_tts import ParlerTTSConfig, ParlerTTSDecoderConfig, ParlerTTSForConditionalGeneration
-    from parler_tts.dac_wrapper import DACConfig
     from transformers import T5Config
 
+    parler = parler_tts()
+
     text_encoder = T5Config(vocab_size=128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
-    decoder = ParlerTTSDecoderConfig(
+    decoder = parler.ParlerTTSDecoderConfig(
         vocab_size=1088,
         num_codebooks=9,
         hidden_size=32,
@@ -142,16 +149,16 @@ def tiny_parler_model(seed: int = 0):
         eos_token_id=1024,
         max_position_embeddings=4096,
     )
-    config = ParlerTTSConfig(
+    config = parler.ParlerTTSConfig(
         text_encoder=text_encoder.to_dict(),
-        audio_encoder=DACConfig().to_dict(),
+        audio_encoder=parler.dac_wrapper.DACConfig().to_dict(),
         decoder=decoder.to_dict(),
         vocab_size=128,
         pad_token_id=1024,
         decoder_start_token_id=1025,
     )
     torch.manual_seed(seed)
-    return ParlerTTSForConditionalGeneration(config).eval()
+    return parler.ParlerTTSForConditionalGeneration(config).eval()
 
 
 def tiny_random_voice(**voice_kwargs) -> ParlerVoice:

@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model  # noqa: E402
+from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, parler_tts, tiny_parler_model  # noqa: E402
 from streamer import ParlerTTSStreamer  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "parler-tiny"
@@ -26,10 +26,9 @@ CODEC = "audio_encoder."
 
 def with_seeded_codec(model):
     """The model with the codec's random weights made from seed 0 by the codec's own constructor."""
-    from parler_tts.dac_wrapper import DACConfig, DACModel
-
+    codec = parler_tts().dac_wrapper
     torch.manual_seed(0)
-    model.audio_encoder.load_state_dict(DACModel(DACConfig()).state_dict())
+    model.audio_encoder.load_state_dict(codec.DACModel(codec.DACConfig()).state_dict())
     return model
 
 

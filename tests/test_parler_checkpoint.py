@@ -4,11 +4,11 @@
 import numpy as np
 from parler_reference import REFERENCE, speak, with_seeded_codec
 
+from parler import parler_tts
+
 
 def test_a_checkpoint_written_by_transformers_4_speaks_the_same_audio_today():
-    from parler_tts import ParlerTTSForConditionalGeneration
-
-    model = with_seeded_codec(ParlerTTSForConditionalGeneration.from_pretrained(REFERENCE).eval())
+    model = with_seeded_codec(parler_tts().ParlerTTSForConditionalGeneration.from_pretrained(REFERENCE).eval())
     spoken, expected = speak(model), np.load(REFERENCE / "audio.npz")
     assert len(expected["whole"]) > 20_000  # about 0.7 s at 44.1 kHz
     for how in ("whole", "streamed"):
