@@ -21,12 +21,11 @@ import numpy as np
 import patches
 import signin
 import upkeep
-from audio_utils import AacStream, adts_duration, numpy_to_mp3
+from audio_utils import Segments, numpy_to_mp3, to_wav, wav_seconds
 from errors import StartupError, UserError, redact
-from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears, to_wav
+from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears
 from oracle import ClassicOracle, Oracle, load_oracle
 from parler import ParlerVoice
-from patches import StreamingAudio
 from quota import Answerers, Quota, answerers
 from settings import Settings, parse_settings
 from turns import STATUS, Heard, Listener, Transcriptions, Turn, transcript
@@ -198,7 +197,8 @@ def gpu_seconds(answer: str | None) -> int:
 
 @spaces.GPU(duration=gpu_seconds)
 def read_response(answer: str | None):
-    """GPU step: speak the answer, yielding each chunk of one continuous AAC stream as it is ready.
+    """GPU step: speak the answer, yielding each chunk as a WAV as it is ready (gradio encodes them into one AAC
+    stream), and when: see `audio_utils.Segments`.
 
     If the listener leaves, gradio closes this generator and the voice stops generating at its next step.
     """
@@ -206,14 +206,14 @@ def read_response(answer: str | None):
     if voice is None or not answer:
         yield answer, None
         return
-    stream = AacStream(voice.sampling_rate)
+    segments = Segments(voice.sampling_rate)
     yield gr.skip(), None  # the player gets the stream's address now, and sets itself up while the voice speaks
     with explained_failures(VOICE_FAILED), closing(voice.speak(answer)) as chunks:
         for chunk in chunks:
-            if data := stream.encode(chunk):
-                yield answer, data
-    if data := stream.close():
-        yield answer, data
+            if len(audio := segments.add(chunk)):
+                yield answer, to_wav(audio, voice.sampling_rate)
+    if len(audio := segments.flush()):
+        yield answer, to_wav(audio, voice.sampling_rate)
 
 
 def typed_question(question: str | None) -> str:
@@ -318,7 +318,7 @@ def answer_turn(turn: Turn, listener: Listener, hands_free: bool, who: Answerers
         for shown, data, heard, window in speak_to_the_page(answer, you_asked(question) + why_offline(who.note)):
             if data:
                 first_chunk_at = first_chunk_at or time.monotonic()
-                spoken_s += adts_duration(data)
+                spoken_s += wav_seconds(data)
             yield shown, data, heard, window
     finally:
         listener.listen_again(at=(first_chunk_at or time.monotonic()) + spoken_s + PLAYER_START_S)
@@ -433,6 +433,7 @@ def serve(settings: Settings, voice: Voice | None = None, **launch_options) -> s
         server_port=settings.port,
         mcp_server=settings.mcp,
         max_file_size=upload_limit_bytes(settings),
+        ssr_mode=False,  # gradio 6.27 to 6.31: with SSR on, a forged Host header reaches run history (CVE-2026-134825)
         **launch_options,
     )
     return url
@@ -453,7 +454,7 @@ BALL_CSS = """
 """
 FONT_CQW = {"short": 6.4, "medium": 4.8, "long": 3.6}  # of the ball's width, by the answer's length
 WINDOW_LINE_CQW = 50  # a word of n capitals fits on the window's top line at up to 50 / n of the ball's width
-# gradio 6.17.3's recorder uploads each chunk of the microphone and does not catch a failed upload (a dropped
+# gradio 6.31's recorder uploads each chunk of the microphone and does not catch a failed upload (a dropped
 # connection, an error from the server): the page would go on saying it listens. This says so on the status line.
 SOUND_LOST_JS = f"""
 const lost = {json.dumps(STATUS["lost"])};
@@ -483,7 +484,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
     with gr.Group():
         with gr.Row(equal_height=True):
-            audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
+            audio_out = gr.Audio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
         with gr.Row():
             audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
@@ -508,9 +509,6 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     # redrawing the other outputs as pending would hold up the player in the browser.
     page_step = dict(api_visibility="undocumented", concurrency_id="voice", show_progress_on=answer)
     answered = [answer, audio_out, heard, ball_picture]
-    patches.new_player_for_each_answer(
-        [answers_asked.change, audio_in.stop_recording, question.submit, ask_button.click], audio_out
-    )
     audio_in.stream(
         listen,
         [audio_in, listener],

@@ -1,16 +1,18 @@
-"""Turn generated audio into bytes a browser can play, without clicks or gaps at chunk seams."""
+"""Turn generated audio into what the page's player and the API take, without clicks or gaps at chunk seams.
+
+The page's streaming `gr.Audio` takes 16-bit WAV chunks: gradio 6.31 reads them without a subprocess and encodes a
+whole answer with one AAC encoder (gradio PR #13820), so seams add nothing. `Segments` decides when audio is sent.
+"""
 
 import io
 import time
+import wave
 
-import av
 import numpy as np
 from pydub import AudioSegment
 
-AAC_FRAME = 1024
 FIRST_SEGMENT_S = 0.2  # Chromium does not start on a first segment of 0.186 s; it did on 0.209 s every time
 PLAYER_START_S = 0.3  # the page takes up to this long from the first segment to the first sound
-ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
@@ -33,115 +35,67 @@ def numpy_to_mp3(audio: np.ndarray, sampling_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def adts_duration(data: bytes) -> float:
-    """Seconds of audio in a run of ADTS frames, read from their headers."""
-    frames, offset, rate = 0, 0, 44100
-    while offset + 7 <= len(data):
-        rate = ADTS_RATES[(data[offset + 2] >> 2) & 0x0F]
-        offset += (data[offset + 3] & 0x03) << 11 | data[offset + 4] << 3 | data[offset + 5] >> 5
-        frames += 1
-    return frames * AAC_FRAME / rate
+def to_wav(audio: np.ndarray, rate: int) -> bytes:
+    """Mono audio (int16, or float in [-1, 1]) as a 16-bit WAV."""
+    wav = io.BytesIO()
+    with wave.open(wav, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(to_int16(audio).tobytes())
+    return wav.getvalue()
+
+
+def wav_seconds(wav: bytes) -> float:
+    """How long a WAV plays."""
+    with wave.open(io.BytesIO(wav), "rb") as reader:
+        return reader.getnframes() / reader.getframerate()
 
 
 class Segments:
-    """When encoded audio goes to the player: at once, except where holding it back spares the listener a break.
+    """When an answer's audio goes to the player: at once, except where holding it back spares the listener a break.
 
-    - The first segment is at least `first_s` long: Chromium does not start playing on a shorter one.
-    - While the voice keeps ahead of real time, or the player still has audio to play, every frame goes at once.
+    - The first chunk sent is at least `first_s` long: Chromium does not start playing on a shorter first segment.
+    - While the voice keeps ahead of real time, or the player still has audio to play, everything goes at once.
     - When the voice is slower than real time and the player has run dry (it is already silent), the audio is held
       until there is twice as much as it played since its last pause: the listener hears a few longer pauses, each
       twice as far from the last, instead of one at every chunk. The total silence is the same: the end goes at once.
     """
 
-    def __init__(self, first_s: float = FIRST_SEGMENT_S, clock=time.monotonic):
+    def __init__(self, sampling_rate: int, first_s: float = FIRST_SEGMENT_S, clock=time.monotonic):
+        self.sampling_rate = sampling_rate
         self.first_s = first_s
         self.clock = clock
         self.started = clock()
-        self.held, self.held_s = b"", 0.0
+        self.held = np.zeros(0, np.float32)
         self.sent_s = self.run_s = 0.0  # audio sent in all, and since the player last ran dry
         self.dry_at = 0.0  # when the player will have played everything sent, by the clock (at the latest)
 
-    def add(self, data: bytes) -> bytes:
-        """Take newly encoded ADTS frames; return the frames to send now (maybe none)."""
-        self.held += data
-        self.held_s += adts_duration(data)
-        if not self.held:
-            return b""
+    @property
+    def held_s(self) -> float:
+        return len(self.held) / self.sampling_rate
+
+    def add(self, audio: np.ndarray) -> np.ndarray:
+        """Take a chunk of the voice (int16, or float in [-1, 1]); return the audio to send now (maybe none)."""
+        self.held = np.concatenate([self.held, to_int16(audio).astype(np.float32) / 32767])
+        if not len(self.held):
+            return self.held
         now = self.clock()
         if not self.sent_s:
-            return self._send(now) if self.held_s >= self.first_s else b""
+            return self._send(now) if self.held_s >= self.first_s else self.held[:0]
         ahead = (self.sent_s + self.held_s) / max(now - self.started, 1e-6) >= 1.0
         if ahead or now < self.dry_at or self.held_s >= 2 * self.run_s:
             return self._send(now)
-        return b""
+        return self.held[:0]
 
-    def flush(self) -> bytes:
-        """The frames still held: the end of the answer goes at once."""
-        return self._send(self.clock()) if self.held else b""
+    def flush(self) -> np.ndarray:
+        """The audio still held: the end of the answer goes at once."""
+        return self._send(self.clock())
 
-    def _send(self, now: float) -> bytes:
-        data, dry = self.held, now >= self.dry_at
-        self.run_s = self.held_s if dry else self.run_s + self.held_s
-        self.dry_at = max(now + (0.0 if self.sent_s else PLAYER_START_S), self.dry_at) + self.held_s
-        self.sent_s += self.held_s
-        self.held, self.held_s = b"", 0.0
-        return data
-
-
-class AacStream:
-    """One AAC encoder for a whole answer: its chunks join into one continuous stream, so seams add nothing.
-
-    PyAV's ADTS muxer frames the encoder's packets. `encode` returns the ADTS frames to send now (see `Segments`);
-    `close` flushes the rest.
-    """
-
-    def __init__(self, sampling_rate: int, bitrate: int = 128_000, segments: Segments | None = None):
-        self.sampling_rate = sampling_rate
-        self.segments = segments or Segments()
-        self.muxed = _Sink()
-        self.container = av.open(self.muxed, "w", format="adts")
-        self.stream = self.container.add_stream("aac", rate=sampling_rate, layout="mono")
-        self.stream.bit_rate = bitrate
-        self.pending = np.zeros(0, dtype=np.float32)
-        self.samples = 0
-
-    def encode(self, audio: np.ndarray) -> bytes:
-        """Encode a chunk (int16, or float in [-1, 1]); whole AAC frames are encoded now, the rest waits."""
-        self.pending = np.concatenate([self.pending, to_int16(audio).astype(np.float32) / 32767])
-        whole = len(self.pending) // AAC_FRAME * AAC_FRAME
-        ready, self.pending = self.pending[:whole], self.pending[whole:]
-        for start in range(0, whole, AAC_FRAME):
-            self._encode_frame(ready[start : start + AAC_FRAME])
-        return self.segments.add(self.muxed.take())
-
-    def close(self) -> bytes:
-        """Encode what is left, flush the encoder, and return everything not sent yet."""
-        if len(self.pending):
-            self._encode_frame(self.pending)
-        self.pending = self.pending[:0]
-        self.container.mux(self.stream.encode(None))
-        self.container.close()
-        return self.segments.add(self.muxed.take()) + self.segments.flush()
-
-    def _encode_frame(self, samples: np.ndarray) -> None:
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
-        frame.sample_rate = self.sampling_rate
-        frame.pts = self.samples
-        self.samples += len(samples)
-        self.container.mux(self.stream.encode(frame))
-
-
-class _Sink:
-    """Where the muxer writes: the bytes written since they were last taken."""
-
-    def __init__(self):
-        self.parts: list[bytes] = []
-
-    def write(self, data) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
+    def _send(self, now: float) -> np.ndarray:
+        audio, held_s, dry = self.held, self.held_s, now >= self.dry_at
+        self.run_s = held_s if dry else self.run_s + held_s
+        self.dry_at = max(now + (0.0 if self.sent_s else PLAYER_START_S), self.dry_at) + held_s
+        self.sent_s += held_s
+        self.held = self.held[:0]
+        return audio

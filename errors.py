@@ -1,4 +1,8 @@
-"""Turn what went wrong into words a user understands, and retry the Inference API when waiting helps."""
+"""Turn what went wrong into words a user understands, and retry the Inference API when waiting helps.
+
+huggingface_hub 2 calls the Inference API with httpx2: its HTTP errors (`HfHubHTTPError`) and timeouts
+(`InferenceTimeoutError`) are `httpx2.HTTPError`s, as is a refused connection (`httpx2.ConnectError`).
+"""
 
 import logging
 import time
@@ -6,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import requests
+import httpx2
 from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
 
 from patches import LACKS_TASK, NOT_SERVED, PROVIDER_TASKS, UNKNOWN_PROVIDER, WRONG_TASK
@@ -63,7 +67,7 @@ def call_api(
     for attempt in range(1, attempts + 1):
         try:
             return call()
-        except (requests.RequestException, TimeoutError, OfflineModeIsEnabled) as error:
+        except (httpx2.HTTPError, TimeoutError, OfflineModeIsEnabled) as error:
             logger.warning("%s failed (attempt %d of %d): %s", service, attempt, attempts, describe(error))
             if attempt == attempts or not is_transient(error):
                 message = explain(error, service, route)
@@ -86,7 +90,7 @@ def status_of(error: Exception) -> int | None:
 
 def is_transient(error: Exception) -> bool:
     """Whether trying again soon may work: a model that is loading, a gateway hiccup, or a timeout."""
-    return isinstance(error, (requests.Timeout, TimeoutError)) or status_of(error) in RETRY_STATUSES
+    return isinstance(error, (httpx2.TimeoutException, TimeoutError)) or status_of(error) in RETRY_STATUSES
 
 
 def describe(error: Exception) -> str:
@@ -134,9 +138,9 @@ def explain(error: Exception, service: str, route: Route | None = None) -> str:
         return f"The {service} service has too many requests right now. Please wait a minute and ask again."
     if status in RETRY_STATUSES:
         return f"The {service} model is loading or unavailable (error {status}). Please try again in a minute."
-    if isinstance(error, (requests.Timeout, TimeoutError)):
+    if isinstance(error, (httpx2.TimeoutException, TimeoutError)):
         return f"The {service} service took too long to answer. Please try again in a moment."
-    if isinstance(error, requests.ConnectionError):
+    if isinstance(error, httpx2.TransportError):
         return f"Could not reach the {service} service. Check the network or the endpoint address, then try again."
     if status:
         return f"The {service} service failed (error {status}). Please try again."

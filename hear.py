@@ -13,6 +13,7 @@ import numpy as np
 from huggingface_hub import InferenceClient, constants
 from pydub import AudioSegment
 
+import audio_utils
 from errors import Route, UserError, call_api
 from settings import LOCAL_ASR, Settings
 
@@ -30,13 +31,7 @@ MAX_TOKENS_PER_S = 10  # a bound on the words Whisper may hear in a second of sp
 
 def to_wav(audio: np.ndarray, rate: int = ASR_SAMPLING_RATE) -> bytes:
     """Mono float samples in [-1, 1] as a 16-bit WAV; at 16 kHz, what every `Ears` takes."""
-    wav = io.BytesIO()
-    with wave.open(wav, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-    return wav.getvalue()
+    return audio_utils.to_wav(audio, rate)
 
 
 def load_question(audio_path: str | None, max_seconds: float) -> bytes:

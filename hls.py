@@ -1,8 +1,8 @@
-"""A low-latency HLS playlist for gradio 6.17.3's streamed outputs: each segment reaches the player once it exists.
+"""A low-latency HLS playlist for gradio 6.31's streamed outputs: each segment reaches the player once it exists.
 
-gradio's own playlist route declares `#EXT-X-TARGETDURATION` 5 and adds 1 with every segment, and cannot block. Its
-player (hls.js 1.5.13, `lowLatencyMode` on) re-reads a live playlist that did not change only every target/2 seconds
-(3 s, 3.5 s, ...), so a segment finished just after a reload waits that long. Our route (`playlist_route`, put in
+gradio's own playlist route declares `#EXT-X-TARGETDURATION` as the longest segment rounded up (at least 1) and cannot
+block. Its player (hls.js 1.6.15, `lowLatencyMode` on) re-reads a live playlist that did not change only every
+target/2 seconds, so a segment finished just after a reload waits up to that long. Our route (`playlist_route`, put in
 front of gradio's at the same path by `patches.install()`) declares the real target duration and
 `CAN-BLOCK-RELOAD=YES`, so hls.js asks for the next segment with `?_HLS_msn=N` and we answer as soon as segment N (or
 the end of the stream) is there. `patches.install()` also adds `PLAYER_NUDGE` to every page, so that the player asks
@@ -11,6 +11,7 @@ for the first segment at once. See docs/streaming.md.
 
 import asyncio
 import math
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from gradio.route_utils import API_PREFIX, MediaStream
@@ -37,8 +38,9 @@ PLAYER_NUDGE = """<script>{
 }</script>"""
 
 
-def playlist(stream: MediaStream) -> str:
-    """The playlist of a stream: its segments so far, the real target duration, and the end once it ended."""
+def playlist(stream: MediaStream, query: str = "") -> str:
+    """The playlist of a stream: its segments so far, the real target duration, and the end once it ended; `query`
+    follows each segment's address (gradio's `?__sign=` of a signed stream)."""
     target = max(1, math.ceil(max((segment["duration"] for segment in stream.segments), default=1)))
     lines = [
         "#EXTM3U",
@@ -47,9 +49,10 @@ def playlist(stream: MediaStream) -> str:
         f"#EXT-X-TARGETDURATION:{target}",
         "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES",
         f"#EXT-X-MEDIA-SEQUENCE:{FIRST_SEQUENCE}",
+        "#EXT-X-START:TIME-OFFSET=0",  # as gradio's: play from the start, not near the newest segment
     ]
     for segment in stream.segments:
-        lines += [f"#EXTINF:{segment['duration']:.3f},", f"{segment['id']}{segment['extension']}"]
+        lines += [f"#EXTINF:{segment['duration']:.6f},", f"{segment['id']}{segment['extension']}{query}"]
         if segment["extension"] == ".ts":  # as gradio does: video chunks are not re-encoded to continuous timestamps
             lines.append("#EXT-X-DISCONTINUITY")
     if stream.ended:
@@ -87,7 +90,7 @@ def wake(stream: MediaStream) -> None:
         changed.get_loop().call_soon_threadsafe(lambda f=changed: f.done() or f.set_result(None))
 
 
-async def playlist_route(session_hash: str, run: int, component_id: int, request: Request) -> Response:
+async def playlist_route(session_hash: str, run: str, component_id: int, request: Request) -> Response:
     """gradio's playlist, as LL-HLS: with `_HLS_msn=N` it answers once segment N exists or the stream ended.
 
     A plain reload of a playlist that has not changed since it was last served waits the same way: hls.js reloads
@@ -103,4 +106,9 @@ async def playlist_route(session_hash: str, run: int, component_id: int, request
     elif (served := stream.__dict__.get("hls_served", (0, False))) == (len(stream.segments), stream.ended):
         await wait_for_segment(stream, FIRST_SEQUENCE + served[0], MAX_BLOCK_S)
     stream.hls_served = (len(stream.segments), stream.ended)
-    return Response(content=playlist(stream), media_type="application/vnd.apple.mpegurl")
+    signature = request.query_params.get("__sign")
+    return Response(
+        content=playlist(stream, f"?{urlencode({'__sign': signature})}" if signature else ""),
+        media_type="application/vnd.apple.mpegurl",
+        headers={"Cache-Control": "private, no-store" if signature else "no-store"},
+    )

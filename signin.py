@@ -6,7 +6,7 @@ import gradio as gr
 from gradio.utils import get_space
 from huggingface_hub import get_token
 
-MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what gradio 6.17.3's mocked sign-in puts in the session (oauth.py)
+MOCK_TOKEN = "mock-oauth-token-for-local-dev"  # what gradio 6.31's mocked sign-in puts in the session (oauth.py)
 
 
 def offered(sign_in: bool) -> bool:

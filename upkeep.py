@@ -1,4 +1,4 @@
-"""Keep a long-running app's memory flat: forget what gradio 6.17.3 would keep for good, and hand freed memory back."""
+"""Keep a long-running app's memory flat: forget the answers gradio keeps for an open tab, hand freed memory back."""
 
 import ctypes
 import threading

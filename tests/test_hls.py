@@ -12,8 +12,7 @@ import pytest
 from gradio_client import Client
 
 import patches
-from audio_utils import AacStream, Segments, adts_duration
-from patches import StreamingAudio
+from audio_utils import Segments, to_wav
 
 RATE = 22050
 
@@ -24,16 +23,14 @@ def tone(seconds: float) -> np.ndarray:
 
 @pytest.fixture
 def paced_stream():
-    """A served app whose answer is one AAC stream, each segment yielded only when the test says so."""
+    """A served app whose answer is one stream, each chunk yielded only when the test says so."""
     go = [threading.Event() for _ in range(2)]
-    stream = AacStream(RATE, segments=Segments(first_s=0))
 
     def speak():
-        yield stream.encode(tone(0.5))
+        yield to_wav(tone(0.5), RATE)
         go[0].wait(10)
-        yield stream.encode(tone(1.5))
+        yield to_wav(tone(1.5), RATE)
         go[1].wait(10)
-        yield stream.close()
 
     with served_stream(speak) as url:
         yield url, go
@@ -45,7 +42,7 @@ def paced_stream():
 def served_stream(speak):
     """A served app that streams what `speak` yields; the stream's playlist address, once the page has it."""
     with gr.Blocks() as demo:
-        audio = StreamingAudio(streaming=True)
+        audio = gr.Audio(streaming=True)
         gr.Button().click(speak, None, audio, api_name="speak")
     patches.install()
     _, url, _ = demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
@@ -102,13 +99,11 @@ def test_the_first_load_of_a_stream_waits_for_its_first_segment():
     """The page gets the stream's address before the voice has spoken: hls.js's first load is answered with the
     first segment, not with an empty playlist (which hls.js takes for an error)."""
     go = threading.Event()
-    stream = AacStream(RATE, segments=Segments(first_s=0))
 
     def speak():
         yield None
         go.wait(10)
-        yield stream.encode(tone(0.5))
-        yield stream.close()
+        yield to_wav(tone(0.5), RATE)
 
     with served_stream(speak) as url, ThreadPoolExecutor() as pool:
         first_load = pool.submit(httpx.get, url, timeout=20)
@@ -124,32 +119,31 @@ def test_a_plain_reload_answers_at_once(paced_stream):
 
 
 def test_segments_hold_a_first_segment_too_short_to_start_the_player():
-    held = Segments(first_s=0.2)
-    stream = AacStream(RATE, segments=held)
-    assert stream.encode(tone(0.1)) == b""
-    assert stream.encode(tone(0.2))
-    assert stream.close()
+    held = Segments(RATE, first_s=0.2)
+    assert not len(held.add(tone(0.1)))
+    assert len(held.add(tone(0.2))) == len(tone(0.1)) + len(tone(0.2))
+    assert not len(held.flush())
 
 
 def test_a_slow_voice_pauses_a_few_times_not_at_every_chunk():
     """A voice at a third of real time, in 0.5 s chunks: a player given every chunk at once would pause 11 times."""
     now = [0.0]
-    stream = AacStream(RATE, segments=Segments(first_s=0.2, clock=lambda: now[0]))
+    held = Segments(RATE, first_s=0.2, clock=lambda: now[0])
     pauses, played_until, heard = -1, 0.0, 0.0  # the first piece starts playback: not a pause
     for chunk in range(13):
         now[0] += 1.5 if chunk < 12 else 0.1
-        data = stream.encode(tone(0.5)) if chunk < 12 else stream.close()
-        if data:
+        audio = held.add(tone(0.5)) if chunk < 12 else held.flush()
+        if len(audio):
             pauses += now[0] > played_until
-            played_until = max(now[0], played_until) + adts_duration(data)
-            heard += adts_duration(data)
+            played_until = max(now[0], played_until) + len(audio) / RATE
+            heard += len(audio) / RATE
     assert pauses <= 3
     assert heard == pytest.approx(6.0, abs=0.1)
 
 
 def test_a_voice_faster_than_real_time_sends_every_chunk_at_once():
     now = [0.0]
-    stream = AacStream(RATE, segments=Segments(first_s=0.2, clock=lambda: now[0]))
+    held = Segments(RATE, first_s=0.2, clock=lambda: now[0])
     for _ in range(6):
         now[0] += 0.3
-        assert stream.encode(tone(0.5))
+        assert len(held.add(tone(0.5)))
