@@ -207,7 +207,9 @@ def read_response(answer: str | None):
         yield answer, None
         return
     segments = Segments(voice.sampling_rate)
-    yield gr.skip(), None  # the player gets the stream's address now, and sets itself up while the voice speaks
+    # The player gets the stream's address now, and sets itself up while the voice speaks; one silent sample starts
+    # gradio's encoder (an ffmpeg process: about 0.1 s) meanwhile.
+    yield gr.skip(), to_wav(np.zeros(1, np.float32), voice.sampling_rate)
     with explained_failures(VOICE_FAILED), closing(voice.speak(answer)) as chunks:
         for chunk in chunks:
             if len(audio := segments.add(chunk)):

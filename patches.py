@@ -13,6 +13,7 @@ import gradio as gr
 from anyio.to_thread import run_sync
 from fastapi.routing import APIRoute
 from gradio import oauth, routes
+from gradio.audio_stream_encoder import AAC_FRAME_SAMPLES, AacStreamEncoder
 from gradio.blocks import Blocks
 from gradio.mcp import GradioMCPServer
 from gradio.route_utils import MediaStream
@@ -59,13 +60,17 @@ def install() -> None:
       PR #13847 (6.28) fixed the player's stalls; gradio's route still cannot block a reload in 6.31.
     - `Blocks.launch` adds `hls.PLAYER_NUDGE` to the page's head, so the player asks for the first segment at once.
       Upstream: none; hls.js's own `startFragPrefetch` is out of reach in gradio's player.
+    - `AacStreamEncoder.take` (gradio's one AAC encoder per streamed answer, an ffmpeg process, PR #13820) waits for
+      every frame the audio fed so far completes, at most `ENCODER_WAIT_S`, not only for the first frame ready: gradio's
+      first segment of a 0.28 s chunk held 46 ms, too little to start the player, and the rest of that chunk waited
+      for the next one. Upstream: none (gradio takes what is ready at once, so that short chunks never wait).
     - `GradioMCPServer._execute_tool_without_progress` returns a queued tool's outputs as one content item each, as
       gradio's other MCP paths do, instead of one text holding their list's repr. Upstream: none found.
     """
     if getattr(App.create_app, "serves_ll_hls", False):
         return
     create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
-    launch = Blocks.launch
+    launch, feed, take = Blocks.launch, AacStreamEncoder.feed, AacStreamEncoder.take
 
     def create_app_with_ll_hls(*args, **kwargs) -> App:
         app = create_app(*args, **kwargs)
@@ -84,6 +89,22 @@ def install() -> None:
     def launch_with_player_nudge(self, *args, head: str | None = None, **kwargs):
         return launch(self, *args, head=(head or "") + hls.PLAYER_NUDGE, **kwargs)
 
+    def feed_and_count(self, pcm: bytes) -> None:
+        self.samples_fed = getattr(self, "samples_fed", 0) + len(pcm) // (2 * self.channels)
+        feed(self, pcm)
+
+    def take_completed_frames(self, timeout: float | None = None) -> list[bytes]:
+        if timeout is not None:
+            return take(self, timeout)
+        taken = getattr(self, "frames_taken", 0)
+        due = completed_frames(getattr(self, "samples_fed", 0), self.sample_rate, self.output_rate) - taken
+        with self._condition:  # the last frame is now and then a read of ffmpeg's later: it gets a moment more
+            self._condition.wait_for(lambda: self._at_eof or len(self._ready) >= due - 1, ENCODER_WAIT_S)
+            self._condition.wait_for(lambda: self._at_eof or len(self._ready) >= due, ENCODER_SETTLE_S)
+        frames = take(self, 0)
+        self.frames_taken = taken + len(frames)
+        return frames
+
     async def tool_outputs(self, job) -> list:
         result = await run_sync(job.result)
         return list(result) if isinstance(result, tuple) else [result]
@@ -93,7 +114,19 @@ def install() -> None:
     Blocks.launch = launch_with_player_nudge
     MediaStream.add_segment = add_segment_and_wake
     MediaStream.end_stream = end_stream_and_wake
+    AacStreamEncoder.feed = feed_and_count
+    AacStreamEncoder.take = take_completed_frames
     GradioMCPServer._execute_tool_without_progress = tool_outputs
+
+
+ENCODER_WAIT_S = 0.25  # the longest a chunk waits for its frames: the encoder's start, about 0.1 s here, and a margin
+ENCODER_SETTLE_S = 0.01
+
+
+def completed_frames(samples: int, sample_rate: int, output_rate: int) -> int:
+    """The AAC frames an encoder has emitted once `samples` are in: one per 1024 samples at its output rate, the
+    first of them its priming, less the frame it holds back to look ahead (measured: ffmpeg 5.1's aac)."""
+    return int(samples * output_rate / sample_rate) // AAC_FRAME_SAMPLES - 1
 
 
 UNFINISHED_KEPT_S = 600  # an unfinished answer unchanged this long was left: a slow voice pauses far less
