@@ -97,6 +97,8 @@ def hub_reachable(timeout_s: float = 2.0) -> bool:
 
 def parler_tts():
     """The parler_tts package, adapted to the installed transformers (parler_compat.py)."""
+    if problem := parler_compat.version_mismatch():
+        raise RuntimeError(problem)
     parler_compat.adapt()
     import parler_tts
 
@@ -124,7 +126,9 @@ def char_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
 
-TINY_SUPPRESSED_IDS = list(range(1025, 1088))  # special codec ids: random weights would sample them mid-answer
+# The end of speech and the special codec ids: random weights would sample them mid-answer, and how soon depends on how
+# transformers draws its random numbers. Without them the tiny voice speaks until `max_speech_s`.
+TINY_SUPPRESSED_IDS = list(range(1024, 1088))
 
 
 def tiny_parler_model(seed: int = 0):
@@ -162,7 +166,7 @@ def tiny_parler_model(seed: int = 0):
 
 
 def tiny_random_voice(**voice_kwargs) -> ParlerVoice:
-    """The tiny random-weight Parler-TTS as a voice; special codec ids are suppressed so every frame decodes."""
+    """The tiny random-weight Parler-TTS as a voice: every frame decodes, and it speaks for `max_speech_s`."""
     return ParlerVoice(
         tiny_parler_model(),
         char_tokenizer(),

@@ -15,12 +15,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, parler_tts, tiny_parler_model  # noqa: E402
+from parler import char_tokenizer, parler_inputs, parler_tts, tiny_parler_model  # noqa: E402
 from streamer import ParlerTTSStreamer  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "parler-tiny"
 DESCRIPTION, TEXT = "A calm voice.", "Signs point to yes."
-GREEDY = dict(do_sample=False, min_new_tokens=10, max_new_tokens=70, suppress_tokens=TINY_SUPPRESSED_IDS)
+GREEDY = dict(do_sample=False, min_new_tokens=10, max_new_tokens=70, suppress_tokens=list(range(1025, 1088)))
 CODEC = "audio_encoder."
 
 

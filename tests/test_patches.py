@@ -20,7 +20,7 @@ def test_another_gradio_stops_the_app_with_what_to_install(monkeypatch):
         app.main(["--voice", "none", "--asr-model", "local"])
     message = str(stopped.value)
     assert "gradio 6.18.0 is installed" in message
-    assert "pip install gradio==6.17.3" in message and "patches.py" in message
+    assert "pip install gradio==6.31.0" in message and "patches.py" in message
     assert "huggingface_hub" not in message.split("installed")[1]
 
 
@@ -30,3 +30,13 @@ def test_start_refuses_other_versions_before_loading_anything(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", lambda name: other.get(name) or version(name))
     with pytest.raises(app.StartupError, match="huggingface_hub 1.2.0 is installed"):
         app.start(Settings(voice="none"))
+
+
+def test_parler_tts_refuses_a_transformers_it_was_not_adapted_to(monkeypatch):
+    version = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "5.30.0" if name == "transformers" else version(name)
+    )
+    with pytest.raises(app.StartupError, match="transformers 5.30.0 is installed") as refused:
+        app.start(Settings(voice="tiny-random", asr_model="local"))
+    assert "parler_compat.py" in str(refused.value)
