@@ -4,10 +4,13 @@ The page's streaming `gr.Audio` takes 16-bit WAV chunks: gradio 6.31 reads them 
 whole answer with one AAC encoder (gradio PR #13820), so seams add nothing. `Segments` decides when audio is sent.
 """
 
+import asyncio
 import io
 import time
 import wave
+from collections.abc import Iterable
 
+import gradio as gr
 import numpy as np
 from pydub import AudioSegment
 
@@ -99,3 +102,17 @@ class Segments:
         self.sent_s += held_s
         self.held = self.held[:0]
         return audio
+
+
+def as_streamed(chunks: Iterable[bytes]) -> bytes:
+    """What the page's streaming `gr.Audio` makes of an answer's chunks (WAV, MP3...): its AAC segments, joined as
+    the player joins them. For tests and benchmarks."""
+    player = gr.Audio(streaming=True)
+
+    async def stream() -> list:
+        segments = [
+            (await player.stream_output(chunk, "answer", first_chunk=i == 0))[0] for i, chunk in enumerate(chunks)
+        ]
+        return [*segments, await player.flush_stream_output("answer")]
+
+    return b"".join(segment["data"] for segment in asyncio.run(stream()) if segment)

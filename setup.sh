@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine: ffmpeg, espeak-ng and any other Debian packages named, a virtualenv,
-# and the pinned Python packages. Usage: ./setup.sh [requirements file] [Debian package ...]
+# Set up a fresh Debian machine: ffmpeg, espeak-ng and any other Debian packages named, a virtualenv, and the pinned
+# Python packages (parler-tts without its pin: pre-requirements.txt). Usage: ./setup.sh [requirements file] [Debian package ...]
 set -euo pipefail
 cd "$(dirname "$0")"
 requirements="${1:-requirements.txt}"
@@ -15,3 +15,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -r pre-requirements.txt

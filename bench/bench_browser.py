@@ -7,6 +7,10 @@ time, in a fresh window each:
     python bench/bench_browser.py                        # every configuration, 5 answers each, 5 to 15 minutes
     python bench/bench_browser.py --answers 3 --only ours-paced guide-paced
     python bench/bench_browser.py --answers 10 --only ours-instant player-only   # our page against the player alone
+    python bench/bench_browser.py --only ours-instant ours-paced --against ../main   # beside another checkout's app
+
+`--against` serves each `ours` configuration from another checkout too (with its own `.venv`: today's main, say), in
+the same run and the same browser, question for question.
 
 Per answer: seconds from the click to the first sound (`playing` and the position advancing); from the first segment
 on the server to the first sound; silence after the first sound (`waiting` until `playing`, and how many times);
@@ -175,14 +179,13 @@ def player_only_page():
     import gradio as gr
 
     import app
-    from patches import StreamingAudio
 
     def respond(question: str):
         for _, data in app.read_response(app.answer_text(question)):
             yield data
 
     with gr.Blocks() as page:
-        spoken = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True)
+        spoken = gr.Audio(label="Spoken Answer", streaming=True, autoplay=True)
         question = gr.Textbox(label="Or type your question")
         gr.Button("Ask").click(respond, question, spoken, show_progress="hidden")
     return page.queue()
@@ -230,15 +233,22 @@ def wait_for_server(url: str, process: subprocess.Popen, timeout_s: float = 180)
     raise RuntimeError(f"the app for this configuration did not start at {url}")
 
 
-def run_config(name: str, answers: int, browser, workdir: Path, warmup: int = 1) -> list[dict]:
-    """Serve one configuration and ask it `warmup` + `answers` typed questions, one at a time; the first `warmup`
-    answers (a fresh process loading its code) are not counted."""
+def run_config(
+    name: str, answers: int, browser, workdir: Path, warmup: int = 1, checkout: Path | None = None
+) -> list[dict]:
+    """Serve one configuration (from `checkout`, with its own .venv, when given) and ask it `warmup` + `answers` typed
+    questions, one at a time; the first `warmup` answers (a fresh process loading its code) are not counted."""
     from browser import AppPage
 
     port, log_path = free_port(), workdir / f"{name}.jsonl"
+    serving = (
+        [sys.executable, __file__]
+        if checkout is None
+        else [checkout / ".venv/bin/python", checkout / Path(__file__).resolve().relative_to(ROOT)]
+    )
     with open(workdir / f"{name}.log", "w") as server_log:
         process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", name, "--port", str(port), "--segments-log", str(log_path)],
+            [*serving, "--serve", name, "--port", str(port), "--segments-log", str(log_path)],
             stdout=server_log,
             stderr=subprocess.STDOUT,
         )
@@ -278,9 +288,10 @@ def summarise(results: list[dict]) -> dict:
 def print_table(summary: dict) -> None:
     print("| configuration | " + " | ".join(METRICS.values()) + " |")
     print("|---|" + "---:|" * len(METRICS))
-    for name, figures in summary.items():
+    for label, figures in summary.items():
+        name, _, checkout = label.partition("@")
         cells = [f"{figures[key]['median']:.2f} ({figures[key]['max']:.2f})" for key in METRICS]
-        print(f"| {CONFIGS[name][3]} | " + " | ".join(cells) + " |")
+        print(f"| {CONFIGS[name][3]}{f' ({checkout})' if checkout else ''} | " + " | ".join(cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -289,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="answers first asked of each app, not counted")
     everyday = [name for name in CONFIGS if name not in ASKED_FOR_ONLY]
     parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=everyday)
+    parser.add_argument("--against", type=Path, help="another checkout whose `ours` configurations run beside these")
     parser.add_argument("--serve", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--segments-log", help=argparse.SUPPRESS)
@@ -302,8 +314,16 @@ def main(argv: list[str] | None = None) -> None:
     started, load = time.monotonic(), Path("/proc/loadavg").read_text().split()[:3]
     with tempfile.TemporaryDirectory() as workdir, sync_playwright() as playwright:
         browser = launch_chromium(playwright, speak_question(Path(workdir) / "question.wav", "Will it rain?"))
+        runs = [(name, None) for name in args.only]
+        if args.against:
+            against = args.against.resolve()
+            runs += [(name, against) for name in args.only if CONFIGS[name][0] == "ours"]
+            runs.sort(key=lambda run: args.only.index(run[0]))  # each configuration beside the other checkout's
         summary = {
-            name: summarise(run_config(name, args.answers, browser, Path(workdir), args.warmup)) for name in args.only
+            name + (f"@{checkout.name}" if checkout else ""): summarise(
+                run_config(name, args.answers, browser, Path(workdir), args.warmup, checkout)
+            )
+            for name, checkout in runs
         }
         browser.close()
     print(

@@ -20,15 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from gradio.components.audio import Audio  # noqa: E402
-from parler_tts import ParlerTTSStreamer as UpstreamStreamer  # noqa: E402
 from pydub import AudioSegment  # noqa: E402
 from results import save  # noqa: E402
 from transformers import set_seed  # noqa: E402
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList  # noqa: E402
 
-from audio_utils import AacStream  # noqa: E402
-from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, tiny_parler_model  # noqa: E402
+from audio_utils import as_streamed, to_wav  # noqa: E402
+from parler import TINY_SUPPRESSED_IDS, char_tokenizer, parler_inputs, parler_tts, tiny_parler_model  # noqa: E402
 from streamer import ParlerTTSStreamer  # noqa: E402
 
 SEED = 42
@@ -77,14 +75,13 @@ def guide_numpy_to_mp3(audio_array: np.ndarray, sampling_rate: int) -> bytes:
 
 
 def guide_browser_bytes(chunks: list[np.ndarray], sampling_rate: int) -> bytes:
-    """What the player gets on the guide's path: an MP3 per chunk, which gradio 6.17.3 re-encodes to AAC one by one."""
-    return b"".join(Audio._convert_to_adts(guide_numpy_to_mp3(chunk, sampling_rate))[0] for chunk in chunks)
+    """What the player gets on the guide's path: an MP3 per chunk, each decoded into gradio's AAC stream."""
+    return as_streamed(guide_numpy_to_mp3(chunk, sampling_rate) for chunk in chunks)
 
 
 def our_browser_bytes(chunks: list[np.ndarray], sampling_rate: int) -> bytes:
-    """What the player gets on our path: one AacStream per answer, passed through by StreamingAudio."""
-    stream = AacStream(sampling_rate)
-    return b"".join(stream.encode(chunk) for chunk in chunks) + stream.close()
+    """What the player gets on our path: WAV chunks, one AAC stream."""
+    return as_streamed(to_wav(chunk, sampling_rate) for chunk in chunks)
 
 
 def ffmpeg_decode(data: bytes, sampling_rate: int) -> np.ndarray:
@@ -218,7 +215,10 @@ def run_answer(model, tokenizer, timer: DecodeTimer, audio_s: float, first_chunk
     if first_chunk_s is not None:
         our_kwargs["first_play_steps"] = round(first_chunk_s * frame_rate)
     sides = {
-        "upstream": (lambda: UpstreamStreamer(model, play_steps=GUIDE_PLAY_STEPS, timeout=600), guide_browser_bytes),
+        "upstream": (
+            lambda: parler_tts().ParlerTTSStreamer(model, play_steps=GUIDE_PLAY_STEPS, timeout=600),
+            guide_browser_bytes,
+        ),
         "ours": (lambda: ParlerTTSStreamer(model, **our_kwargs), our_browser_bytes),
     }
     runs = {}

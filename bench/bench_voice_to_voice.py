@@ -11,6 +11,10 @@ question, spoken by Piper, then silence, once; the page presses Record, and
 
     python bench/bench_voice_to_voice.py                 # 5 questions per configuration (after 1 not counted)
     python bench/bench_voice_to_voice.py --questions 10 --only hands-free
+    python bench/bench_voice_to_voice.py --only press-stop hands-free --against ../main   # beside another checkout
+
+`--against` serves each chosen configuration from another checkout too (with its own `.venv`: today's main, say), in
+the same run, question for question.
 
 Per answer, from the last word (the microphone's start in the page plus where the speech ends in the WAV) and, with
 Stop, from the click: to "You asked" on the page, to the answer in the ball, to the first sound; and whether the words
@@ -145,16 +149,25 @@ def ask(playwright, url: str, config: str, wav: Path, speech_s: float, question:
         browser.close()
 
 
-def run_config(name: str, questions: int, playwright, wavs: list, workdir: Path, warmup: int = 1) -> list[dict]:
-    """Serve one configuration and ask it `warmup` + `questions` questions, one at a time."""
+def run_config(
+    name: str, questions: int, playwright, wavs: list, workdir: Path, warmup: int = 1, checkout: Path | None = None
+) -> list[dict]:
+    """Serve one configuration (from `checkout`, with its own .venv, when given) and ask it `warmup` + `questions`
+    questions, one at a time."""
     import subprocess
 
     from bench_browser import free_port, wait_for_server
 
     port = free_port()
+    script = Path(__file__).resolve()
+    serving = (
+        [sys.executable, script]
+        if checkout is None
+        else [checkout / ".venv/bin/python", checkout / script.relative_to(ROOT)]
+    )
     with open(workdir / f"{name}.log", "w") as server_log:
         process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", name, "--port", str(port)],
+            [*serving, "--serve", name, "--port", str(port)],
             stdout=server_log,
             stderr=subprocess.STDOUT,
         )
@@ -185,10 +198,11 @@ def summarise(results: list[dict]) -> dict:
 def print_table(summary: dict) -> None:
     print("| configuration | " + " | ".join(METRICS.values()) + " | answered | words right |")
     print("|---|" + "---:|" * (len(METRICS) + 2))
-    for name, figures in summary.items():
+    for label, figures in summary.items():
+        name, _, checkout = label.partition("@")
         cells = [f"{figures[k]['median']:.2f} ({figures[k]['max']:.2f})" if k in figures else "-" for k in METRICS]
         counts = [f"{figures['answered']}/{figures['asked']}", f"{figures['words_right']}/{figures['asked']}"]
-        print(f"| {CONFIGS[name][3]} | " + " | ".join(cells + counts) + " |")
+        print(f"| {CONFIGS[name][3]}{f' ({checkout})' if checkout else ''} | " + " | ".join(cells + counts) + " |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -196,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=5, help="questions per configuration")
     parser.add_argument("--warmup", type=int, default=1, help="questions first asked of each app, not counted")
     parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--against", type=Path, help="another checkout whose configurations run beside these")
     parser.add_argument("--serve", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -211,10 +226,17 @@ def main(argv: list[str] | None = None) -> None:
     voice.synthesis.noise_scale = voice.synthesis.noise_w_scale = 0.0  # the same question in every run
     with tempfile.TemporaryDirectory() as workdir, sync_playwright() as playwright:
         wavs = [(text, *question_wav(Path(workdir) / f"q{i}.wav", voice, text)) for i, text in enumerate(QUESTIONS)]
+        runs = [(name, None) for name in args.only]
+        if args.against:
+            runs += [(name, args.against.resolve()) for name in args.only]
+            runs.sort(key=lambda run: args.only.index(run[0]))  # each configuration beside the other checkout's
         results = {
-            name: run_config(name, args.questions, playwright, wavs, Path(workdir), args.warmup) for name in args.only
+            name + (f"@{checkout.name}" if checkout else ""): run_config(
+                name, args.questions, playwright, wavs, Path(workdir), args.warmup, checkout
+            )
+            for name, checkout in runs
         }
-    summary = {name: summarise(results[name]) for name in args.only}
+    summary = {label: summarise(answers) for label, answers in results.items()}
     end_load = Path("/proc/loadavg").read_text().split()[:3]
     print(
         f"{args.questions} questions per configuration (after {args.warmup} not counted), "

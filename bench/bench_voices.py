@@ -11,7 +11,7 @@
    per voice (Piper's target: at most 10 %). Piper speaks differently each time (its noise), so its voices speak the
    answers three times and the rate is their mean, with the range. The tiny Parler-TTS has random weights and
    speaks noise: its rate shows what no speech scores. Then Piper's answers once more, each heard both as spoken
-   (PCM) and through the player's AAC stream (`AacStream`, decoded): what the encoding costs the listener.
+   (PCM) and through the player's AAC stream (gradio's encoder, decoded): what the encoding costs the listener.
 4. Twelve sessions at once through `/ask`, the app served with the Piper voice and the classic oracle: all answered,
    no cross-talk (each spoken answer is transcribed, and the classic answer nearest to what was heard must be its
    own), the slowest request in seconds; once with the GPU voice's concurrency of 1, once as `configure_queue` serves
@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from results import save  # noqa: E402
 
 import app  # noqa: E402
-from audio_utils import AacStream  # noqa: E402
+from audio_utils import as_streamed  # noqa: E402
 from hear import LocalEars, load_question, to_wav  # noqa: E402
 from oracle import CLASSIC_ANSWERS  # noqa: E402
 from parler import tiny_random_voice  # noqa: E402
@@ -134,9 +134,8 @@ def round_trip(voice, ears: LocalEars, folder: Path, rounds: int) -> dict:
 
 
 def decoded_aac(chunks: list[np.ndarray], rate: int) -> np.ndarray:
-    """The chunks as the player gets them (one `AacStream`), decoded again."""
-    stream = AacStream(rate)
-    data = b"".join(stream.encode(chunk) for chunk in chunks) + stream.close()
+    """The chunks as the player gets them (one AAC stream), decoded again."""
+    data = as_streamed(to_wav(chunk, rate) for chunk in chunks)
     with av.open(io.BytesIO(data), format="aac") as adts:
         return np.concatenate([frame.to_ndarray().reshape(-1) for frame in adts.decode(audio=0)]).astype(np.float32)
 

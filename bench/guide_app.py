@@ -12,10 +12,12 @@ from threading import Thread
 
 import gradio as gr
 import numpy as np
-from parler_tts import ParlerTTSStreamer
 from pydub import AudioSegment
 from transformers import set_seed
 
+from parler import parler_tts  # parler-tts on transformers 5 (parler_compat.py): the guide's code needs nothing else
+
+ParlerTTSStreamer = parler_tts().ParlerTTSStreamer
 model = tokenizer = paced_voice = None
 oracle = None
 device = "cpu"

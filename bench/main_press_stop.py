@@ -7,7 +7,6 @@ The page as main builds it, less what the flow does not use (the typed question,
 import gradio as gr
 
 import app
-from patches import StreamingAudio
 
 
 def page() -> gr.Blocks:
@@ -15,7 +14,7 @@ def page() -> gr.Blocks:
         ball = gr.HTML(app.in_the_window(None), css_template=app.BALL_CSS, js_on_load=None)
         heard = gr.HTML(css_template=app.HEARD_CSS, js_on_load=None)
         with gr.Row(equal_height=True):
-            audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
+            audio_out = gr.Audio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
         audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="filepath")
         audio_in.stop_recording(

@@ -1,5 +1,6 @@
 """Which first segment does Chromium start playing on? A streamed tone: a first segment of N AAC frames, the rest 2 s
-later, served with `patches.install()`; headless Chromium clicks and listens.
+later, served with `patches.install()` (gradio's encoder then hands each chunk's completed frames to the player);
+headless Chromium clicks and listens.
 
     python bench/probe_first_segment.py --tries 6     # about 3 minutes
 
@@ -20,32 +21,21 @@ import numpy as np  # noqa: E402
 from browser import LISTEN_SCRIPT, launch_chromium, speak_question  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from audio_utils import AacStream, Segments  # noqa: E402
-from patches import StreamingAudio, install  # noqa: E402
+from audio_utils import to_wav  # noqa: E402
+from patches import install  # noqa: E402
 
 CASES = {22050: [4, 5], 44100: [8, 9, 10]}  # sampling rate: first segments to try, in AAC frames
 SECOND_AFTER_S = 2.0
 tone_case = {"rate": 22050, "frames": 4}
 
 
-def adts_frames(data: bytes) -> list[bytes]:
-    frames, offset = [], 0
-    while offset + 7 <= len(data):
-        size = (data[offset + 3] & 3) << 11 | data[offset + 4] << 3 | data[offset + 5] >> 5
-        frames.append(data[offset : offset + size])
-        offset += size
-    return frames
-
-
 def speak():
-    """A 3 s tone as one AAC stream: its first `frames` frames, then the rest 2 s later."""
+    """A 3 s tone: its first `frames` AAC frames, then the rest 2 s later (the encoder holds one frame back)."""
     rate, first = tone_case["rate"], tone_case["frames"]
-    stream = AacStream(rate, segments=Segments(first_s=0))
-    tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(3 * rate) / rate)
-    frames = adts_frames(stream.encode(tone.astype(np.float32)) + stream.close())
-    yield b"".join(frames[:first])
+    tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(3 * rate) / rate)).astype(np.float32)
+    yield to_wav(tone[: (first + 1) * 1024], rate)
     time.sleep(SECOND_AFTER_S)
-    yield b"".join(frames[first:])
+    yield to_wav(tone[(first + 1) * 1024 :], rate)
 
 
 def main() -> None:
@@ -53,7 +43,7 @@ def main() -> None:
     parser.add_argument("--tries", type=int, default=6)
     args = parser.parse_args()
     with gr.Blocks() as demo:
-        audio = StreamingAudio(label="Tone", streaming=True, autoplay=True)
+        audio = gr.Audio(label="Tone", streaming=True, autoplay=True)
         gr.Button("Play the tone").click(speak, None, audio)
     install()
     _, url, _ = demo.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)

@@ -1,14 +1,12 @@
 """What reaches the listener: one gain for the whole answer, safe silence, and seams that add nothing."""
 
-import asyncio
 import subprocess
 
-import gradio as gr
 import numpy as np
 import pytest
 from conftest import decoded_seconds
 
-from audio_utils import numpy_to_mp3, to_int16, to_wav, wav_seconds
+from audio_utils import as_streamed, numpy_to_mp3, to_int16, to_wav, wav_seconds
 
 RATE = 44100
 
@@ -39,20 +37,6 @@ def cut(audio: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
     return np.split(audio, np.cumsum(lengths)[:-1])
 
 
-def streamed(chunks: list[bytes]) -> bytes:
-    """What the page's streaming gr.Audio makes of an answer's chunks: its AAC segments, joined as the player joins
-    them."""
-    player = gr.Audio(streaming=True)
-
-    async def stream() -> list:
-        segments = [
-            (await player.stream_output(chunk, "answer", first_chunk=i == 0))[0] for i, chunk in enumerate(chunks)
-        ]
-        return [*segments, await player.flush_stream_output("answer")]
-
-    return b"".join(segment["data"] for segment in asyncio.run(stream()) if segment)
-
-
 def test_mp3_of_int16_and_float_audio_lasts_as_long_as_the_audio():
     tone = np.sin(2 * np.pi * 220 * np.arange(RATE) / RATE).astype(np.float32) * 0.5
     for audio in (tone, to_int16(tone)):
@@ -66,7 +50,7 @@ def test_silence_and_empty_chunks_are_safe():
     assert abs(decoded_seconds(numpy_to_mp3(np.zeros(RATE, np.float32), RATE)) - 1.0) < 0.06
     numpy_to_mp3(np.zeros(0, np.float32), RATE)
     assert wav_seconds(to_wav(np.zeros(0, np.float32), RATE)) == 0
-    heard = decode(streamed([to_wav(np.zeros(0, np.float32), RATE), to_wav(np.zeros(RATE, np.float32), RATE)]))
+    heard = decode(as_streamed([to_wav(np.zeros(0, np.float32), RATE), to_wav(np.zeros(RATE, np.float32), RATE)]))
     assert len(heard) >= RATE and not np.any(np.isnan(heard))
 
 
@@ -81,16 +65,16 @@ def test_an_answer_streamed_in_chunks_adds_only_the_encoders_priming():
     lengths = [11264, 88064, 100, 0, 30000, len(source) - 129428]
     chunks = [to_wav(chunk, RATE) for chunk in cut(source, lengths)]
     assert sum(wav_seconds(chunk) for chunk in chunks) == pytest.approx(len(source) / RATE)
-    heard = decode(streamed(chunks))
+    heard = decode(as_streamed(chunks))
     assert len(source) <= len(heard) < len(source) + 3 * 1024
 
 
 def test_its_seams_add_no_gap_unlike_the_guides_per_chunk_mp3s():
     source = noise(6.0)
     lengths = [int(0.25 * RATE), 2 * RATE, 2 * RATE, len(source) - int(4.25 * RATE)]
-    ours = decode(streamed([to_wav(chunk, RATE) for chunk in cut(source, lengths)]))
+    ours = decode(as_streamed([to_wav(chunk, RATE) for chunk in cut(source, lengths)]))
     assert len(set(seam_lags(source, ours, lengths))) == 1
 
-    guide = decode(streamed([numpy_to_mp3(chunk, RATE) for chunk in cut(source, lengths)]))
+    guide = decode(as_streamed([numpy_to_mp3(chunk, RATE) for chunk in cut(source, lengths)]))
     guide_lags = seam_lags(source, guide, lengths)
     assert guide_lags[-1] - guide_lags[0] >= 0.02 * RATE  # each MP3 adds its padding: 12.5 ms at most seams
