@@ -517,6 +517,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         [listener, listening, answers_asked],
         stream_every=CHUNK_EVERY_S,
         concurrency_limit=None,  # light (the VAD on a second of audio); transcriptions have their own bound
+        trigger_mode="multiple",  # every chunk is sent (gradio's default sends the latest once the last is heard)
         api_visibility="undocumented",
         show_progress="hidden",
     )

@@ -8,15 +8,19 @@ parler-tts's adaptations to transformers 5 live in parler_compat.py, which check
 import importlib.metadata
 import os
 import re
+from collections import deque
 
 import gradio as gr
 from anyio.to_thread import run_sync
+from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from gradio import oauth, routes
 from gradio.audio_stream_encoder import AAC_FRAME_SAMPLES, AacStreamEncoder
 from gradio.blocks import Blocks
+from gradio.data_classes import PredictBody, PredictBodyInternal
 from gradio.mcp import GradioMCPServer
-from gradio.route_utils import MediaStream
+from gradio.queueing import Event, Queue
+from gradio.route_utils import API_PREFIX, MediaStream
 from gradio.routes import App
 from huggingface_hub.inference._providers import PROVIDER_T, PROVIDERS
 
@@ -58,6 +62,12 @@ def install() -> None:
     - `App.create_app` puts `hls.playlist_route` in front of gradio's playlist route (the low-latency playlist), and
       `MediaStream.add_segment` and `end_stream` wake the playlist requests waiting for a segment. Upstream: gradio
       PR #13847 (6.28) fixed the player's stalls; gradio's route still cannot block a reload in 6.31.
+    - `App.create_app` also puts `stream_chunk_route` in front of gradio's `/stream/{event_id}`, and
+      `Queue.wait_for_event_or_timeout` hands a streaming event its chunks one by one, in order: gradio keeps only the
+      latest chunk of a streaming input, so a chunk of the microphone that arrived while the one before was still being
+      heard was lost (hands-free heard "Will it rain tomorrow?" as "bullet rain tomorrow"), and so was the last chunk
+      when Stop closed the stream before it was heard; `Event.is_finished` waits for the chunks left. Upstream: none
+      found.
     - `Blocks.launch` adds `hls.PLAYER_NUDGE` to the page's head, so the player asks for the first segment at once.
       Upstream: none; hls.js's own `startFragPrefetch` is out of reach in gradio's player.
     - `AacStreamEncoder.take` (gradio's one AAC encoder per streamed answer, an ffmpeg process, PR #13820) waits for
@@ -67,16 +77,29 @@ def install() -> None:
     - `GradioMCPServer._execute_tool_without_progress` returns a queued tool's outputs as one content item each, as
       gradio's other MCP paths do, instead of one text holding their list's repr. Upstream: none found.
     """
-    if getattr(App.create_app, "serves_ll_hls", False):
+    if getattr(App.create_app, "serves_our_routes", False):
         return
     create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
     launch, feed, take = Blocks.launch, AacStreamEncoder.feed, AacStreamEncoder.take
+    wait_for_event, finished = Queue.wait_for_event_or_timeout, Event.is_finished.fget
 
-    def create_app_with_ll_hls(*args, **kwargs) -> App:
+    def create_app_with_our_routes(*args, **kwargs) -> App:
         app = create_app(*args, **kwargs)
         route = APIRoute(hls.PLAYLIST_PATH, hls.playlist_route, methods=["GET"], include_in_schema=False)
         app.router.routes.insert(0, route)
+        chunks = APIRoute(CHUNK_PATH, stream_chunk_route, methods=["POST"], include_in_schema=False)
+        app.router.routes.insert(0, chunks)
         return app
+
+    async def wait_for_next_chunk(event, timeout: float) -> str:
+        chunks, event.handing_chunk = waiting_chunks(event), False
+        while not chunks and not event.closed:
+            if await wait_for_event(event, timeout) != "signal":
+                return "timeout"
+        if chunks:
+            event.data, event.handing_chunk = chunks.popleft(), True
+            event.signal.clear()
+        return "signal"
 
     async def add_segment_and_wake(self, data) -> None:
         await add_segment(self, data)
@@ -109,14 +132,37 @@ def install() -> None:
         result = await run_sync(job.result)
         return list(result) if isinstance(result, tuple) else [result]
 
-    create_app_with_ll_hls.serves_ll_hls = True
-    App.create_app = staticmethod(create_app_with_ll_hls)
+    create_app_with_our_routes.serves_our_routes = True
+    App.create_app = staticmethod(create_app_with_our_routes)
     Blocks.launch = launch_with_player_nudge
     MediaStream.add_segment = add_segment_and_wake
     MediaStream.end_stream = end_stream_and_wake
     AacStreamEncoder.feed = feed_and_count
     AacStreamEncoder.take = take_completed_frames
     GradioMCPServer._execute_tool_without_progress = tool_outputs
+    Queue.wait_for_event_or_timeout = staticmethod(wait_for_next_chunk)
+    Event.is_finished = property(
+        lambda event: finished(event) and not waiting_chunks(event) and not getattr(event, "handing_chunk", False)
+    )
+
+
+CHUNK_PATH = API_PREFIX + "/stream/{event_id}"  # where the page sends each next chunk of a streaming input
+CHUNKS_KEPT = 120  # a streaming input's chunks waiting to be heard: 30 s of the microphone at 0.25 s each
+
+
+def waiting_chunks(event) -> deque:
+    """The chunks of a streaming event that arrived and were not handed to it yet, oldest first."""
+    return event.__dict__.setdefault("waiting_chunks", deque(maxlen=CHUNKS_KEPT))
+
+
+async def stream_chunk_route(event_id: str, body: PredictBody, request: Request):
+    """gradio's route for the next chunk of a streaming input, keeping every chunk until the event takes it."""
+    event = request.app.get_blocks()._queue.event_ids_to_events.get(event_id)
+    if event is None:
+        return Response(status_code=404)
+    waiting_chunks(event).append(PredictBodyInternal(**body.model_dump(), request=request))
+    event.signal.set()
+    return {"msg": "success"}
 
 
 ENCODER_WAIT_S = 0.25  # the longest a chunk waits for its frames: the encoder's start, about 0.1 s here, and a margin
