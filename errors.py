@@ -5,6 +5,7 @@ huggingface_hub 2 calls the Inference API with httpx2: its HTTP errors (`HfHubHT
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ logger = logging.getLogger("magic8")
 
 T = TypeVar("T")
 RETRY_STATUSES = (502, 503, 504)  # the model is loading, or the server is briefly unavailable
+ROUTER_SERVES_NONE = re.compile(r"is not supported by any provider")  # the router's 400 for a chat with "auto"
 
 
 HUB_TASKS = {"speech recognition": "automatic-speech-recognition", "language model": "conversational"}
@@ -124,6 +126,8 @@ def explain(error: Exception, service: str, route: Route | None = None) -> str:
             "Inference Providers credits. The owner of this app should add credits or a PRO plan at "
             "https://hf.co/settings/billing."
         )
+    if route and status == 400 and ROUTER_SERVES_NONE.search(getattr(error.response, "text", "")):
+        return no_provider_serves(route, service)
     if route and status == 404 and not route.is_url:
         return (
             f"The {route.provider_name} does not serve {route.model} (error 404). The owner of this app should "
@@ -147,28 +151,38 @@ def explain(error: Exception, service: str, route: Route | None = None) -> str:
     return f"The {service} service failed. Please try again."
 
 
+def providers_able_to(service: str, otherwise: str = "a provider that can") -> str:
+    """The providers huggingface_hub can call for `service`, in words for a message (`otherwise` if over four)."""
+    able = [name for name, tasks in PROVIDER_TASKS.items() if HUB_TASKS.get(service) in tasks]
+    if not able or len(able) > 4:
+        return otherwise
+    return " or ".join(filter(None, [", ".join(able[:-1]), able[-1]]))
+
+
+def no_provider_serves(route: Route, service: str) -> str:
+    """The message for a model that the route's provider, or with "auto" every provider, does not serve."""
+    who = "No Inference Provider" if route.provider == "auto" else f"The {route.provider_name} does not"
+    serves = "serves" if route.provider == "auto" else "serve"
+    return (
+        f"{who} {serves} {route.model} for the app's Hugging Face account. The owner of this app should set "
+        f"{route.flag('model')} to a model that one serves, or {route.flag('provider')} to "
+        f"{providers_able_to(service, otherwise='a provider that serves it')} "
+        f"(and enable it at {PROVIDER_SETTINGS})."
+    )
+
+
 def explain_routing(error: Exception, service: str, route: Route | None) -> str | None:
     """What huggingface_hub's refusal to route a call means and which setting to change; None if it is not one."""
     if route is None:
         return None
-    served_by = "a provider that serves it"
-    if task := HUB_TASKS.get(service):
-        able = [name for name, tasks in PROVIDER_TASKS.items() if task in tasks]
-        served_by = " or ".join(able) if len(able) <= 3 else "a provider that can"
     text = str(error)
     chosen = "chosen by auto, the first in the account's order, " if route.provider == "auto" else ""
     if isinstance(error, StopIteration) or NOT_SERVED.search(text):
-        who = "No Inference Provider" if route.provider == "auto" else f"The {route.provider_name} does not"
-        serves = "serves" if route.provider == "auto" else "serve"
-        return (
-            f"{who} {serves} {route.model} for the app's Hugging Face account. The owner of this app should set "
-            f"{route.flag('model')} to a model that one serves, or {route.flag('provider')} to {served_by} "
-            f"(and enable it at {PROVIDER_SETTINGS})."
-        )
+        return no_provider_serves(route, service)
     if match := LACKS_TASK.search(text) or UNKNOWN_PROVIDER.search(text):
         return (
             f"The {match.group(1)} provider, {chosen}cannot do {service} in this app. "
-            f"The owner of this app should set {route.flag('provider')} to {served_by}."
+            f"The owner of this app should set {route.flag('provider')} to {providers_able_to(service)}."
         )
     if WRONG_TASK.search(text):
         return (

@@ -1,9 +1,11 @@
 """The Hugging Face Hub and its Inference Providers router, on 127.0.0.1, for the app's default model ids.
 
-`HubServer` answers huggingface_hub 0.36.2 as huggingface.co and router.huggingface.co do (routes and payloads read
+`HubServer` answers huggingface_hub 2.4 as huggingface.co and router.huggingface.co do (routes and payloads read
 from huggingface_hub/inference/_providers): the Hub's model info, `GET /api/models/{id}` (with
 `expand=inferenceProviderMapping` when the provider is "auto"), whose token it is (`GET /api/whoami-v2`, which
-gradio's mocked sign-in asks), and behind `/{provider}` each provider's own route:
+gradio's mocked sign-in asks), the router's own choice of provider for a chat with "auto" (`POST /v1/chat/completions`:
+the first provider in the model's mapping, or 400 "... is not supported by any provider you have enabled."), and
+behind `/{provider}` each provider's own route:
 
 | provider | speech recognition | chat |
 |---|---|---|
@@ -21,7 +23,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from huggingface_hub import constants, hf_api
-from huggingface_hub.inference._providers import PROVIDERS
+from huggingface_hub.inference._providers import CONVERSATIONAL_AUTO_ROUTER, PROVIDERS
 from huggingface_hub.inference._providers._common import _fetch_inference_provider_mapping
 from huggingface_hub.inference._providers.hf_inference import _check_supported_task
 from inference_server import InferenceServer
@@ -88,6 +90,13 @@ class HubServer(InferenceServer):
         return 200, json.dumps(info).encode()
 
     def respond(self, path: str, body: bytes) -> tuple:
+        if path == "/v1/chat/completions":  # the router chooses the provider ("auto")
+            payload = json.loads(body)
+            mapping = self.models.get(payload["model"], {}).get("inferenceProviderMapping", {})
+            if not mapping:
+                error = f"The requested model '{payload['model']}' is not supported by any provider you have enabled."
+                return 400, json.dumps({"error": error}).encode()
+            return 200, self.complete(payload)
         for model_id, model in self.models.items():
             for name, mapping in model["inferenceProviderMapping"].items():
                 target = mapping["providerId"]
@@ -112,8 +121,9 @@ class HubServer(InferenceServer):
 def point_huggingface_hub_at(server: HubServer, monkeypatch) -> None:
     """Make huggingface_hub call `server` as the Hub (HF_ENDPOINT) and as the router (INFERENCE_PROXY_TEMPLATE).
 
-    0.36.2 reads both once, at import, and copies the router's address into every hf-inference helper; it caches
-    what the Hub says about a model for the life of the process, so the caches are emptied before and after.
+    huggingface_hub reads both once, at import, and copies the router's address into every hf-inference helper and
+    its chat auto-router; it caches what the Hub says about a model for the life of the process, so the caches are
+    emptied before and after.
     """
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setattr(constants, "ENDPOINT", server.url)
@@ -121,6 +131,7 @@ def point_huggingface_hub_at(server: HubServer, monkeypatch) -> None:
     monkeypatch.setattr(constants, "INFERENCE_PROXY_TEMPLATE", f"{server.url}/{{provider}}")
     for helper in PROVIDERS["hf-inference"].values():
         monkeypatch.setattr(helper, "base_url", f"{server.url}/hf-inference")
+    monkeypatch.setattr(CONVERSATIONAL_AUTO_ROUTER, "base_url", server.url)
     forget_what_the_hub_said()
 
 
