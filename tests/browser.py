@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, Playwright
 CHROMIUM = "/usr/bin/chromium"
 # Logs what every <audio> on the page does, as a listener would notice it: each media event with the page's clock
 # (ms), the playback position and the position before it ("seeking" from, to), "sounding" once the position of a player
-# first advances while playing (the first sound of each answer: gradio draws a new player for each), the label of the
+# first advances while playing (the first sound of each answer), the label of the
 # player, and every click. It looks at the positions every 5 ms only from the first "play" on, so that it adds no work
 # to the page while the player is being set up.
 LISTEN_SCRIPT = """
@@ -36,6 +36,8 @@ const watchPositions = () => {
 };
 let watching = null;
 document.addEventListener("play", () => { watching ??= setInterval(watchPositions, 5); }, true);
+// gradio 6.31 plays each answer in the same <audio>: a new stream empties it, and its first sound is noted again.
+document.addEventListener("emptied", (e) => { sounded.delete(e.target); last.delete(e.target); }, true);
 """
 # gradio 6.17.3's streaming recorder loads extendable-media-recorder and its WAV encoder (two workers) after the page
 # shows: a Record click before they are ready starts no recording (the page throws "c is not a constructor"). The page

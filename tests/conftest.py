@@ -135,17 +135,22 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-def decoded_seconds(path_or_bytes, input_format: str | None = None) -> float:
-    """Decode audio with ffmpeg and return its duration; fails if it does not decode.
+def decoded(path_or_bytes, input_format: str | None = None, rate: int = 44100) -> np.ndarray:
+    """Decode audio with ffmpeg to float mono samples at `rate`; fails if it does not decode.
 
     Name the `input_format` ("aac" for ADTS) for runs too short for ffmpeg to recognise.
     """
     data = Path(path_or_bytes).read_bytes() if isinstance(path_or_bytes, (str, Path)) else path_or_bytes
     forced = ["-f", input_format] if input_format else []
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", *forced, "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "44100", "pipe:1"],
+        ["ffmpeg", "-v", "error", *forced, "-i", "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(rate), "pipe:1"],
         input=data,
         capture_output=True,
         check=True,
     )
-    return len(result.stdout) / 2 / 44100
+    return np.frombuffer(result.stdout, np.float32)
+
+
+def decoded_seconds(path_or_bytes, input_format: str | None = None) -> float:
+    """How long audio lasts once decoded with ffmpeg; fails if it does not decode."""
+    return len(decoded(path_or_bytes, input_format)) / 44100

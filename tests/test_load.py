@@ -11,6 +11,7 @@ from conftest import decoded_seconds, serving, write_wav
 from gradio_client import Client, handle_file
 
 import app
+from audio_utils import as_streamed
 from parler import tiny_random_voice
 
 MAX_SPEECH_S = 1.0
@@ -85,6 +86,6 @@ def test_eight_sessions_at_once_each_get_their_own_answer_and_audio(queued_app, 
         assert 0.1 < decoded_seconds(session.audio) <= MAX_SPEECH_S + 0.1
     assert len({session.audio for session in sessions.values()}) == SESSIONS
     question, session = next(iter(sessions.items()))
-    spoken_alone = b"".join(data for _, data in app.read_response(session.answer) if data)
+    spoken_alone = as_streamed(data for _, data in app.read_response(session.answer) if data)
     assert session.audio == spoken_alone  # its own audio: the same bytes as that answer spoken by itself
     assert len(inference_server.asr_requests()) == len(inference_server.chat_requests()) == SESSIONS
