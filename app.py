@@ -200,7 +200,7 @@ def read_response(answer: str | None):
     """GPU step: speak the answer, yielding each chunk as a WAV as it is ready (gradio encodes them into one AAC
     stream), and when: see `audio_utils.Segments`.
 
-    If the listener leaves, gradio closes this generator and the voice stops generating at its next step.
+    If the listener leaves, gradio closes this generator at its next yield, and the voice stops generating.
     """
     voice = ball.voice
     if voice is None or not answer:
@@ -212,8 +212,8 @@ def read_response(answer: str | None):
     yield gr.skip(), to_wav(np.zeros(1, np.float32), voice.sampling_rate)
     with explained_failures(VOICE_FAILED), closing(voice.speak(answer)) as chunks:
         for chunk in chunks:
-            if len(audio := segments.add(chunk)):
-                yield answer, to_wav(audio, voice.sampling_rate)
+            audio = segments.add(chunk)  # held back, it is still a yield: where gradio stops a voice nobody hears
+            yield (answer, to_wav(audio, voice.sampling_rate)) if len(audio) else (gr.skip(), None)
     if len(audio := segments.flush()):
         yield answer, to_wav(audio, voice.sampling_rate)
 
