@@ -22,6 +22,7 @@ import patches
 import signin
 import upkeep
 from audio_utils import AacStream, adts_duration, numpy_to_mp3
+from endpoint import SmartTurn, TurnEnd, load_smart_turn
 from errors import StartupError, UserError, redact
 from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears, to_wav
 from oracle import ClassicOracle, Oracle, load_oracle
@@ -53,6 +54,7 @@ class Magic8Ball:
     settings: Settings = Settings()
     ears: Ears | None = None
     transcriptions: Transcriptions | None = None  # the hands-free listeners', `TRANSCRIPTIONS_AT_ONCE` at a time
+    smart_turn: SmartTurn | None = None  # hands-free: whether a question sounds finished
     oracle: Oracle = ClassicOracle()
     voice: Voice | None = None
     quota: Quota = Quota(Settings.questions_per_minute, Settings.owner_calls_per_day)
@@ -115,9 +117,21 @@ def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
     sign_in = signin.offered(settings.sign_in)
     quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in)
     transcriptions = Transcriptions(ears, TRANSCRIPTIONS_AT_ONCE) if ears else None
+    smart_turn = load_smart_turn() if settings.turn_pause_s > 0 else None
     speaking = threading.Semaphore(speaking_at_once(settings, voice))
     ball = Magic8Ball(
-        settings, ears, transcriptions, oracle, voice, quota, speaking, sign_in, ears_note, oracle_note, voice_note
+        settings,
+        ears,
+        transcriptions,
+        smart_turn,
+        oracle,
+        voice,
+        quota,
+        speaking,
+        sign_in,
+        ears_note,
+        oracle_note,
+        voice_note,
     )
     login.visible = sign_in
     patches.serve_sign_in(sign_in)
@@ -270,11 +284,18 @@ def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
     if listener is None:
         speculate = isinstance(ball.ears, LocalEars)  # free to transcribe twice; the Inference API hears once
         prepare = answer_ahead if isinstance(ball.voice, Rehearsed) else None  # a free oracle and a CPU voice
-        settings = ball.settings
-        listener = Listener(ball.transcriptions, settings.turn_pause_s, settings.max_question_s, speculate, prepare)
+        ending, max_question_s = turn_end(ball.settings), ball.settings.max_question_s
+        listener = Listener(ball.transcriptions, ending, max_question_s, speculate, prepare, ball.smart_turn)
     if chunk is not None:
         listener.hear(*chunk)
     return listener, listener.news() or gr.skip(), listener.asked
+
+
+def turn_end(settings: Settings) -> TurnEnd:
+    """The pauses that end a hands-free turn, as the settings ask."""
+    return TurnEnd(
+        settings.turn_pause_s, settings.turn_unsure_pause_s, settings.turn_max_pause_s, settings.turn_complete_p
+    )
 
 
 def answer_ahead(words: str) -> str | None:

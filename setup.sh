@@ -15,3 +15,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+# Smart Turn's weights come in pipecat-ai, which the app reads and never imports: none of its dependencies
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-no-deps.txt
