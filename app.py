@@ -489,29 +489,27 @@ HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .h
 
 patches.serve_sign_in(False)  # gradio builds its app (and sign-in routes) as the Blocks closes; start() may offer it
 with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
-    gr.HTML(
-        """
-        <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>
-        <h3 style='text-align: center;'> Ask a question and receive wisdom </h3>
-        <p style='text-align: center;'> Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
-        <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a> and
-        <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a></p>
-        """
-    )
-    login = patches.private_login_button(visible=False)  # shown when sign-in is offered (start)
-    backends = gr.Markdown()
+    gr.HTML("<h1 style='text-align: center; margin: 0;'>Magic 8 Ball 🎱</h1>")  # short: Record shows on a phone
+    with gr.Group():  # the voice is the main way in: first
+        audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
+        listening = gr.HTML(STATUS["idle"], elem_classes="listening", js_on_load=SOUND_LOST_JS)
     ball_picture = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
     heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
     with gr.Group():
         with gr.Row(equal_height=True):
             audio_out = StreamingAudio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
-        with gr.Row():
-            audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
-        listening = gr.HTML(STATUS["idle"], elem_classes="listening", js_on_load=SOUND_LOST_JS)
         with gr.Row(equal_height=True):
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
+    login = patches.private_login_button(visible=False)  # shown when sign-in is offered (start)
+    backends = gr.Markdown()
+    gr.HTML(
+        """<p style='text-align: center;'>Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
+        <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a>,
+        <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a> and
+        <a href="https://github.com/pipecat-ai/smart-turn">Smart Turn</a></p>"""
+    )
     listener = gr.State()
     answers_asked = gr.Number(visible=False)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page
