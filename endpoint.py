@@ -26,12 +26,13 @@ AUXILIARIES = set(
     "won't wouldn't shouldn't can't couldn't isn't aren't wasn't don't doesn't didn't".split()
 )
 DETERMINERS = set("a an the my your our their".split())
-# A question ending in one of these goes on: an auxiliary, a preposition, an article, a conjunction, "to", or one of
-# the verbs people ask the ball about that need an object ("Should I get").
+# A question ending in one of these goes on: an auxiliary, a preposition, an article, a conjunction, "to" (which
+# Whisper writes "too" before a pause), or one of the verbs people ask the ball about that need an object ("Should I
+# get").
 OPEN_ENDS = (
     AUXILIARIES
     | DETERMINERS
-    | set("to of at for with about from into than and or but if because whether when while though unless".split())
+    | set("to too of at for with about from into than and or but if because whether when while though unless".split())
     | set("get take buy make tell give bring find choose".split())
 )
 

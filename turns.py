@@ -7,6 +7,7 @@ for an answer (`asked` changes); the page then starts the answer's event, which 
 (`wait_for_turn`) and answers it.
 """
 
+import functools
 import math
 import threading
 import time
@@ -70,17 +71,24 @@ class Transcriptions:
         self.queued = 0
         self.lock = threading.Lock()
 
-    def start(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None = None) -> Future:
-        """What is heard in `audio` (a Heard), transcribed in the background; then, when given, `prepare` makes the
-        answer to the words (or None)."""
+    def start(
+        self,
+        audio: np.ndarray,
+        prepare: Callable[[str], str | None] | None = None,
+        on_words: Callable[[str], None] | None = None,
+    ) -> Future:
+        """What is heard in `audio` (a Heard), transcribed in the background; `on_words` is told the words as soon as
+        they are heard; then, when given, `prepare` makes the answer to them (or None)."""
         with self.lock:
             self.queued += 1
-        heard = self.pool.submit(self._transcribe, audio, prepare)
+        heard = self.pool.submit(self._transcribe, audio, prepare, on_words)
         heard.add_done_callback(self._done)  # also when cancelled before it started
         return heard
 
-    def _transcribe(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None) -> Heard:
+    def _transcribe(self, audio: np.ndarray, prepare, on_words) -> Heard:
         words = self.ears.transcribe(to_wav(audio)).strip()
+        if on_words:
+            on_words(words)
         others_wait = self.queued > self.at_once  # then preparing an answer ahead would hold up their questions
         return Heard(words, prepare(words) if prepare and words and not others_wait else None)
 
@@ -133,6 +141,7 @@ class Listener:
         self.speaking = False
         self.guess: Future | None = None
         self.guess_end = 0  # the sample where speech ended in the audio `guess` transcribes and `judgement` judges
+        self.words: str | None = None  # what `guess` heard, as soon as it is heard (before its answer is prepared)
         self.judgement: Future | None = None  # of Smart Turn's probability that the turn is complete, at `guess_end`
         self.speech_end = 0  # the sample where speech last ended
         self.silence_s = 0.0  # after it, up to the last chunk
@@ -188,8 +197,9 @@ class Listener:
         if self.speculate:
             if self.guess is not None:
                 self.guess.cancel()  # the person went on talking: a guess still waiting to start is not wanted
-            self.guesses += 1
-            self.guess = self.transcriptions.start(self.audio.copy(), self._prepare(self.guesses))
+            self.guesses, self.words = self.guesses + 1, None
+            on_words = functools.partial(self._heard_words, self.guesses)
+            self.guess = self.transcriptions.start(self.audio.copy(), self._prepare(self.guesses), on_words)
         if self.smart_turn is not None and self.ending.pause_s > 0:
             end = self.speech_end + int(HEARD_SILENCE_S * RATE)  # the silence not heard yet is taken as silence
             self.judgement = self.smart_turn.start(np.pad(self.audio[:end], (0, end - min(end, len(self.audio)))))
@@ -197,6 +207,12 @@ class Listener:
         for future in (self.guess, self.judgement):
             if future is not None and self.ending.pause_s > 0:
                 future.add_done_callback(self._done_looking)
+
+    def _heard_words(self, guess: int, words: str) -> None:
+        with self.lock:
+            if guess == self.guesses and self.guess is not None:
+                self.words = words
+                self._done_looking(self.guess)
 
     def _done_looking(self, future: Future) -> None:
         with self.lock:
@@ -210,15 +226,12 @@ class Listener:
             return False
         if self.silence_s >= self.ending.max_pause_s:
             return True
-        looks = [look for look in (self.guess, self.judgement) if look is not None]
-        if self.speech_end > self.guess_end + SAME_END_S * RATE or not all(look.done() for look in looks):
+        hearing = self.guess is not None and self.words is None and not self.guess.done()
+        judging = self.judgement is not None and not self.judgement.done()
+        if self.speech_end > self.guess_end + SAME_END_S * RATE or hearing or judging:
             return False
-        words = complete = None
-        if self.guess is not None and not self.guess.cancelled() and not self.guess.exception():
-            words = self.guess.result().words
-        if self.judgement is not None and not self.judgement.exception():
-            complete = self.judgement.result()
-        return self.silence_s >= self.ending.pause_for(words, complete)
+        complete = None if self.judgement is None or self.judgement.exception() else self.judgement.result()
+        return self.silence_s >= self.ending.pause_for(self.words, complete)
 
     def stop(self) -> Turn | None:
         """The person pressed Stop: the turn as it is, if they said something and no answer event waits for it (that

@@ -33,6 +33,7 @@ UNFINISHED = [
     ("Can you tell me if", 0.96),
     ("Should I get?", 0.57),
     ("Will it?", 0.94),
+    ("Is it a good idea too?", 0.97),  # Whisper's "to" before a pause
 ]
 
 
