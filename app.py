@@ -22,6 +22,7 @@ import patches
 import signin
 import upkeep
 from audio_utils import Segments, numpy_to_mp3, to_wav, wav_seconds
+from endpoint import SmartTurn, TurnEnd, load_smart_turn
 from errors import StartupError, UserError, redact
 from hear import TRANSCRIPTIONS_AT_ONCE, Ears, LocalEars, hear, load_ears, local_ears
 from oracle import ClassicOracle, Oracle, load_oracle
@@ -52,6 +53,7 @@ class Magic8Ball:
     settings: Settings = Settings()
     ears: Ears | None = None
     transcriptions: Transcriptions | None = None  # the hands-free listeners', `TRANSCRIPTIONS_AT_ONCE` at a time
+    smart_turn: SmartTurn | None = None  # hands-free: whether a question sounds finished
     oracle: Oracle = ClassicOracle()
     voice: Voice | None = None
     quota: Quota = Quota(Settings.questions_per_minute, Settings.owner_calls_per_day)
@@ -114,9 +116,21 @@ def start(settings: Settings, voice: Voice | None = None) -> Magic8Ball:
     sign_in = signin.offered(settings.sign_in)
     quota = Quota(settings.questions_per_minute, settings.owner_calls_per_day, sign_in)
     transcriptions = Transcriptions(ears, TRANSCRIPTIONS_AT_ONCE) if ears else None
+    smart_turn = load_smart_turn() if settings.turn_pause_s > 0 else None
     speaking = threading.Semaphore(speaking_at_once(settings, voice))
     ball = Magic8Ball(
-        settings, ears, transcriptions, oracle, voice, quota, speaking, sign_in, ears_note, oracle_note, voice_note
+        settings,
+        ears,
+        transcriptions,
+        smart_turn,
+        oracle,
+        voice,
+        quota,
+        speaking,
+        sign_in,
+        ears_note,
+        oracle_note,
+        voice_note,
     )
     login.visible = sign_in
     patches.serve_sign_in(sign_in)
@@ -272,11 +286,18 @@ def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
     if listener is None:
         speculate = isinstance(ball.ears, LocalEars)  # free to transcribe twice; the Inference API hears once
         prepare = answer_ahead if isinstance(ball.voice, Rehearsed) else None  # a free oracle and a CPU voice
-        settings = ball.settings
-        listener = Listener(ball.transcriptions, settings.turn_pause_s, settings.max_question_s, speculate, prepare)
+        ending, max_question_s = turn_end(ball.settings), ball.settings.max_question_s
+        listener = Listener(ball.transcriptions, ending, max_question_s, speculate, prepare, ball.smart_turn)
     if chunk is not None:
         listener.hear(*chunk)
     return listener, listener.news() or gr.skip(), listener.asked
+
+
+def turn_end(settings: Settings) -> TurnEnd:
+    """The pauses that end a hands-free turn, as the settings ask."""
+    return TurnEnd(
+        settings.turn_pause_s, settings.turn_unsure_pause_s, settings.turn_max_pause_s, settings.turn_complete_p
+    )
 
 
 def answer_ahead(words: str) -> str | None:
@@ -471,29 +492,27 @@ HEARD_CSS = ".heard { text-align: center; font-size: 1.1rem; margin: 6px 0; } .h
 
 patches.serve_sign_in(False)  # gradio builds its app (and sign-in routes) as the Blocks closes; start() may offer it
 with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
-    gr.HTML(
-        """
-        <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>
-        <h3 style='text-align: center;'> Ask a question and receive wisdom </h3>
-        <p style='text-align: center;'> Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
-        <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a> and
-        <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a></p>
-        """
-    )
-    login = patches.private_login_button(visible=False)  # shown when sign-in is offered (start)
-    backends = gr.Markdown()
+    gr.HTML("<h1 style='text-align: center; margin: 0;'>Magic 8 Ball 🎱</h1>")  # short: Record shows on a phone
+    with gr.Group():  # the voice is the main way in: first
+        audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
+        listening = gr.HTML(STATUS["idle"], elem_classes="listening", js_on_load=SOUND_LOST_JS)
     ball_picture = gr.HTML(in_the_window(None), css_template=BALL_CSS, js_on_load=None)
     heard = gr.HTML(css_template=HEARD_CSS, js_on_load=None)
     with gr.Group():
         with gr.Row(equal_height=True):
             audio_out = gr.Audio(label="Spoken Answer", streaming=True, autoplay=True, min_width=320)
             answer = gr.Textbox(label="Answer", min_width=320)
-        with gr.Row():
-            audio_in = gr.Audio(label="Speak your question", sources=["microphone"], type="numpy", streaming=True)
-        listening = gr.HTML(STATUS["idle"], elem_classes="listening", js_on_load=SOUND_LOST_JS)
         with gr.Row(equal_height=True):
             question = gr.Textbox(label="Or type your question", placeholder="Will it rain tomorrow?", scale=4)
             ask_button = gr.Button("Ask", variant="primary", scale=0, min_width=80)
+    login = patches.private_login_button(visible=False)  # shown when sign-in is offered (start)
+    backends = gr.Markdown()
+    gr.HTML(
+        """<p style='text-align: center;'>Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
+        <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a>,
+        <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a> and
+        <a href="https://github.com/pipecat-ai/smart-turn">Smart Turn</a></p>"""
+    )
     listener = gr.State()
     answers_asked = gr.Number(visible=False)
     with gr.Column(visible=False):  # the /ask endpoint's own components: for the API and MCP, not for the page

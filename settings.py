@@ -34,7 +34,10 @@ class Settings:
     questions_per_minute: int = 5
     owner_calls_per_day: int = 500
     sign_in: bool = False
-    turn_pause_s: float = 0.4  # docs/listening.md: how it was chosen
+    turn_pause_s: float = 0.2  # docs/listening.md: how these four were chosen
+    turn_unsure_pause_s: float = 0.6
+    turn_max_pause_s: float = 2.0
+    turn_complete_p: float = 0.5
     inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False
@@ -83,7 +86,20 @@ OPTIONS = {
     ),
     "turn_pause_s": (
         "MAGIC8_TURN_PAUSE_S",
-        "seconds of silence after speech that end a spoken question (hands-free); 0: only Stop sends it",
+        "seconds of silence that end a spoken question that sounds and reads finished (hands-free); 0: only Stop "
+        "sends it",
+    ),
+    "turn_unsure_pause_s": (
+        "MAGIC8_TURN_UNSURE_PAUSE_S",
+        "seconds of silence that end a spoken question that reads finished but does not sound it",
+    ),
+    "turn_max_pause_s": (
+        "MAGIC8_TURN_MAX_PAUSE_S",
+        "seconds of silence that end any spoken question, even one that reads unfinished (Should I ...)",
+    ),
+    "turn_complete_p": (
+        "MAGIC8_TURN_COMPLETE_P",
+        "Smart Turn's probability from which a question sounds finished",
     ),
     "inference_timeout_s": ("MAGIC8_INFERENCE_TIMEOUT_S", "seconds to wait for one Inference API call"),
     "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),

@@ -1,12 +1,13 @@
-"""Hands-free listening: each listener's microphone chunks, the end of a spoken question found with the Silero VAD
-that faster-whisper bundles, and the question transcribed (and its answer prepared) while the pause is still being
-confirmed.
+"""Hands-free listening: each listener's microphone chunks, the pauses found with the Silero VAD that faster-whisper
+bundles, the end of a spoken question decided from the pause, the sound and the words (`endpoint.TurnEnd`), and the
+question transcribed (and its answer prepared) while the pause is still being confirmed.
 
 The app calls `Listener.hear` with every chunk the page streams. At the first silence after speech the listener asks
 for an answer (`asked` changes); the page then starts the answer's event, which waits for the turn to end
 (`wait_for_turn`) and answers it.
 """
 
+import functools
 import math
 import threading
 import time
@@ -18,12 +19,13 @@ import av
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+from endpoint import HEARD_SILENCE_S, SmartTurn, TurnEnd
 from hear import ASR_SAMPLING_RATE, Ears, to_wav
 
 RATE = ASR_SAMPLING_RATE  # the VAD and Whisper both work at 16 kHz
 IDLE_S = 1.0  # before the first word, only this much audio is kept and looked at
 PRE_ROLL_S = 0.3  # audio kept before the first word, so that Whisper hears its onset
-LOOK_BACK_S = 1.0  # once speaking, the VAD looks at the last `pause_s` plus this much audio
+LOOK_BACK_S = 1.0  # once speaking, the VAD looks at the last `max_pause_s` plus this much audio
 SPECULATE_AFTER_S = 0.05  # silence after a word after which the question so far is transcribed, before the pause ends
 # (and, hands-free, after which the page starts the answer's event, which waits for the turn to end)
 STOP_GRACE_S = 0.5  # a chunk this soon after Stop is the end of that recording, not a new one
@@ -69,17 +71,24 @@ class Transcriptions:
         self.queued = 0
         self.lock = threading.Lock()
 
-    def start(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None = None) -> Future:
-        """What is heard in `audio` (a Heard), transcribed in the background; then, when given, `prepare` makes the
-        answer to the words (or None)."""
+    def start(
+        self,
+        audio: np.ndarray,
+        prepare: Callable[[str], str | None] | None = None,
+        on_words: Callable[[str], None] | None = None,
+    ) -> Future:
+        """What is heard in `audio` (a Heard), transcribed in the background; `on_words` is told the words as soon as
+        they are heard; then, when given, `prepare` makes the answer to them (or None)."""
         with self.lock:
             self.queued += 1
-        heard = self.pool.submit(self._transcribe, audio, prepare)
+        heard = self.pool.submit(self._transcribe, audio, prepare, on_words)
         heard.add_done_callback(self._done)  # also when cancelled before it started
         return heard
 
-    def _transcribe(self, audio: np.ndarray, prepare: Callable[[str], str | None] | None) -> Heard:
+    def _transcribe(self, audio: np.ndarray, prepare, on_words) -> Heard:
         words = self.ears.transcribe(to_wav(audio)).strip()
+        if on_words:
+            on_words(words)
         others_wait = self.queued > self.at_once  # then preparing an answer ahead would hold up their questions
         return Heard(words, prepare(words) if prepare and words and not others_wait else None)
 
@@ -96,23 +105,25 @@ def speech_spans(audio: np.ndarray) -> list[dict]:
 class Listener:
     """One person's microphone, hands-free: the current turn's audio at 16 kHz, and what was heard of it.
 
-    `pause_s` of silence after speech ends a turn; while that pause is being confirmed, the question so far is
-    transcribed (`speculate`, for ears that cost nothing per call), and the answer prepared from it (`prepare`, by an
-    oracle and a voice that cost nothing either), so that little is left when the turn ends.
+    A pause after speech ends a turn, as long as `ending` says for the words so far and for the sound of the turn
+    (`smart_turn`'s probability that it is complete). At the start of each pause, the question so far is judged by
+    `smart_turn` and transcribed (`speculate`, for ears that cost nothing per call), and the answer prepared from it
+    (`prepare`, by an oracle and a voice that cost nothing either), so that little is left when the turn ends.
     """
 
     def __init__(
         self,
         transcriptions: Transcriptions,
-        pause_s: float,
+        ending: TurnEnd,
         max_question_s: float,
         speculate: bool,
         prepare: Callable[[str], str | None] | None = None,
+        smart_turn: SmartTurn | None = None,
     ):
-        self.transcriptions, self.pause_s, self.max_question_s = transcriptions, pause_s, max_question_s
-        self.speculate, self.prepare = speculate, prepare
+        self.transcriptions, self.ending, self.max_question_s = transcriptions, ending, max_question_s
+        self.speculate, self.prepare, self.smart_turn = speculate, prepare, smart_turn
         self.guesses = 0  # speculative transcriptions started so far: only the latest one prepares an answer
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a judgement done at once calls back into the listener that holds it
         self.changed = threading.Condition(self.lock)  # a turn ended, or the person pressed Stop
         self.phase = "idle"
         self.turn: Turn | None = None  # the ended turn, until it is answered
@@ -129,8 +140,11 @@ class Listener:
         self.rate = 0
         self.speaking = False
         self.guess: Future | None = None
-        self.guess_end = 0  # the sample where speech ended in the audio `guess` transcribes
+        self.guess_end = 0  # the sample where speech ended in the audio `guess` transcribes and `judgement` judges
+        self.words: str | None = None  # what `guess` heard, as soon as it is heard (before its answer is prepared)
+        self.judgement: Future | None = None  # of Smart Turn's probability that the turn is complete, at `guess_end`
         self.speech_end = 0  # the sample where speech last ended
+        self.silence_s = 0.0  # after it, up to the last chunk
         self.answer_asked = False  # whether this turn's answer was asked for
 
     def news(self) -> str | None:
@@ -161,24 +175,63 @@ class Listener:
                     return self.phase
                 self.speaking, self.phase = True, "speaking"
                 self.audio = self.audio[max(0, spans[0]["start"] - int(PRE_ROLL_S * RATE)) :]
-            look_back = int((self.pause_s + LOOK_BACK_S) * RATE)
+            look_back = int((self.ending.max_pause_s + LOOK_BACK_S) * RATE)
             tail = self.audio[-look_back:]
             spans = speech_spans(tail)
             speech_end = len(self.audio) - len(tail) + (spans[-1]["end"] if spans else 0)
-            silence_s, self.speech_end = (len(self.audio) - speech_end) / RATE, speech_end
-            if self.pause_s > 0 and silence_s >= SPECULATE_AFTER_S:
+            self.silence_s, self.speech_end = (len(self.audio) - speech_end) / RATE, speech_end
+            hands_free = self.ending.pause_s > 0
+            if hands_free and self.silence_s >= SPECULATE_AFTER_S:
                 self._ask_for_answer()  # its event sets up the player while the pause is confirmed
             if len(self.audio) >= self.max_question_s * RATE:
                 return self._end(too_long=True)
-            if self.pause_s > 0 and silence_s >= self.pause_s:
+            if self.silence_s >= SPECULATE_AFTER_S and speech_end > self.guess_end + SAME_END_S * RATE:
+                self._look_at_the_pause()
+            if hands_free and self._turn_over():
                 return self._end()
-            if self.speculate and silence_s >= SPECULATE_AFTER_S and speech_end > self.guess_end + SAME_END_S * RATE:
-                if self.guess is not None:
-                    self.guess.cancel()  # the person went on talking: a guess still waiting to start is not wanted
-                self.guesses += 1
-                self.guess = self.transcriptions.start(self.audio.copy(), self._prepare(self.guesses))
-                self.guess_end = speech_end
             return self.phase
+
+    def _look_at_the_pause(self) -> None:
+        """A pause began: transcribe the question so far (and prepare its answer), and judge its sound, in the
+        background; each decides again whether the turn is over when it is done."""
+        if self.speculate:
+            if self.guess is not None:
+                self.guess.cancel()  # the person went on talking: a guess still waiting to start is not wanted
+            self.guesses, self.words = self.guesses + 1, None
+            on_words = functools.partial(self._heard_words, self.guesses)
+            self.guess = self.transcriptions.start(self.audio.copy(), self._prepare(self.guesses), on_words)
+        if self.smart_turn is not None and self.ending.pause_s > 0:
+            end = self.speech_end + int(HEARD_SILENCE_S * RATE)  # the silence not heard yet is taken as silence
+            self.judgement = self.smart_turn.start(np.pad(self.audio[:end], (0, end - min(end, len(self.audio)))))
+        self.guess_end = self.speech_end
+        for future in (self.guess, self.judgement):
+            if future is not None and self.ending.pause_s > 0:
+                future.add_done_callback(self._done_looking)
+
+    def _heard_words(self, guess: int, words: str) -> None:
+        with self.lock:
+            if guess == self.guesses and self.guess is not None:
+                self.words = words
+                self._done_looking(self.guess)
+
+    def _done_looking(self, future: Future) -> None:
+        with self.lock:
+            if future in (self.guess, self.judgement) and self.phase == "speaking" and self._turn_over():
+                self._end()
+
+    def _turn_over(self) -> bool:
+        """Whether the pause so far ends the turn (see `endpoint.TurnEnd`); not before the words and the sound of the
+        question so far are judged, unless the pause is the longest."""
+        if self.silence_s < self.ending.pause_s:
+            return False
+        if self.silence_s >= self.ending.max_pause_s:
+            return True
+        hearing = self.guess is not None and self.words is None and not self.guess.done()
+        judging = self.judgement is not None and not self.judgement.done()
+        if self.speech_end > self.guess_end + SAME_END_S * RATE or hearing or judging:
+            return False
+        complete = None if self.judgement is None or self.judgement.exception() else self.judgement.result()
+        return self.silence_s >= self.ending.pause_for(self.words, complete)
 
     def stop(self) -> Turn | None:
         """The person pressed Stop: the turn as it is, if they said something and no answer event waits for it (that

@@ -7,9 +7,13 @@ started offline has them. No browser: the listening side only, up to the answer 
 ahead.
 
     python bench/bench_listeners.py --listeners 12
+    python bench/bench_listeners.py --listeners 1 1 1 1 --questions thinking --rule app fixed-0.4
 
-Prints, per listener count, the median and max seconds from the last word to the end of the turn and to the
-transcript, how many were heard right and how many answers were ready ahead; then one JSON line.
+`--questions thinking` asks questions with a 0.7 s pause after an unfinished phrase ("Should I ... take the new
+job?"); `--rule fixed-0.4` ends every turn after 0.4 s of silence, as before Smart Turn (compared in the same run).
+Prints, per rule and listener count, the median and max seconds from the last word to the end of the turn and to the
+transcript, how many were heard right (a question cut at its pause is not) and how many answers were ready ahead; then
+every turn's figures, and one JSON line.
 """
 
 import argparse
@@ -27,21 +31,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 RATE = 48_000  # the page's microphone
-QUESTIONS = ["Should I get a dog?", "Will it rain tomorrow?", "Is today my lucky day?", "Will I pass my exam?"]
+QUESTIONS = {
+    "finished": ["Should I get a dog?", "Will it rain tomorrow?", "Is today my lucky day?", "Will I pass my exam?"],
+    "thinking": [  # "…": a 0.7 s pause to think
+        "Should I … take the new job?",
+        "Will my sister … like my present?",
+        "Is it a good idea to … move abroad?",
+        "Am I going to … win the game?",
+    ],
+}
+THINK_S = 0.7
 
 
 def microphone(voice, text: str, lead_s: float) -> tuple[np.ndarray, float]:
-    """48 kHz int16 samples: silence, the question, 3 s of silence; and where the last word ends (s)."""
-    import av
+    """48 kHz int16 samples: silence, the question (with THINK_S of silence at each "…"), 3 s of silence; and where
+    the last word ends (s)."""
+    from test_turns import resampled, said
 
-    speech = np.concatenate(list(voice.speak(text)))
-    frame = av.AudioFrame.from_ndarray(speech[None, :].astype(np.float32), format="flt", layout="mono")
-    frame.sample_rate = voice.sampling_rate
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-    speech = np.concatenate([f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]])
-    loud = np.flatnonzero(np.abs(speech) > 0.01)
+    parts = [said(voice, part.strip()) for part in text.split("…")]
+    pause = np.zeros(int(THINK_S * voice.sampling_rate), np.float32)
+    speech = resampled(np.concatenate([p for part in parts for p in (part, pause)][:-1]), voice.sampling_rate, RATE)
     samples = np.concatenate([np.zeros(int(lead_s * RATE)), speech, np.zeros(3 * RATE)])
-    return (samples * 32767).astype(np.int16), lead_s + (loud[-1] + 1) / RATE
+    return (np.clip(samples, -1, 1) * 32767).astype(np.int16), lead_s + len(speech) / RATE
 
 
 def listen(listener, samples: np.ndarray, last_word_s: float, question: str, transcriptions, results: list) -> None:
@@ -59,33 +70,46 @@ def listen(listener, samples: np.ndarray, last_word_s: float, question: str, tra
             done = time.monotonic()
             results.append(
                 {
+                    "question": question,
                     "turn_end_s": ended - start - last_word_s,
                     "transcript_s": done - start - last_word_s,
-                    "words_right": words(heard.words) == words(question),
+                    "heard": heard.words,
+                    "words_right": words(heard.words) == words(question.replace("…", "")),
                     "answered_ahead": heard.answer is not None,
                 }
             )
             return
-    results.append({"turn_end_s": None, "transcript_s": None, "words_right": False, "answered_ahead": False})
+    results.append({"question": question, "turn_end_s": None, "transcript_s": None, "words_right": False})
 
 
-def run(count: int, ball, prepare, voice) -> dict:
+def run(count: int, ball, prepare, voice, questions: list[str], rule: str, turns: list) -> dict:
+    from app import turn_end
+    from endpoint import TurnEnd
     from turns import Listener
 
     transcriptions, results, settings = ball.transcriptions, [], ball.settings
+    ending, smart_turn = turn_end(settings), ball.smart_turn
+    if rule == "fixed-0.4":
+        ending, smart_turn = TurnEnd(0.4, 0.4, 0.4, 1.0), None
     threads = []
     for i in range(count):
-        question = QUESTIONS[i % len(QUESTIONS)]
+        question = questions[(len(turns) + i) % len(questions)]
         samples, last_word_s = microphone(voice, question, lead_s=1.0 + random.random())
-        listener = Listener(transcriptions, settings.turn_pause_s, settings.max_question_s, True, prepare)
+        listener = Listener(transcriptions, ending, settings.max_question_s, True, prepare, smart_turn)
         args = (listener, samples, last_word_s, question, transcriptions, results)
         threads.append(threading.Thread(target=listen, args=args))
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    turns += [dict(r, rule=rule) for r in results]
     heard = [r for r in results if r["turn_end_s"] is not None]
-    summary = {"listeners": count, "turns_ended": len(heard), "words_right": sum(r["words_right"] for r in results)}
+    summary = {
+        "rule": rule,
+        "listeners": count,
+        "turns_ended": len(heard),
+        "words_right": sum(r["words_right"] for r in results),
+    }
     summary["answered_ahead"] = sum(r["answered_ahead"] for r in results)
     for key in ("turn_end_s", "transcript_s"):
         values = [r[key] for r in heard]
@@ -96,6 +120,8 @@ def run(count: int, ball, prepare, voice) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, nargs="+", default=[1, 12])
+    parser.add_argument("--questions", choices=list(QUESTIONS), default="finished")
+    parser.add_argument("--rule", nargs="+", choices=["app", "fixed-0.4"], default=["app"])
     args = parser.parse_args()
     import app
     from settings import Settings
@@ -106,18 +132,30 @@ def main() -> None:
     voice.synthesis.noise_scale = voice.synthesis.noise_w_scale = 0.0
     ball = app.start(Settings(voice="piper", offline=True, asr_model="local"))
     random.seed(18)
-    summaries = [run(count, ball, app.answer_ahead, voice) for count in args.listeners]
+    questions, turns = QUESTIONS[args.questions], []
+    summaries = [
+        run(count, ball, app.answer_ahead, voice, questions, rule, turns)
+        for rule in args.rule
+        for count in args.listeners
+    ]
     end_load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average at the start {' '.join(load)}, at the end {' '.join(end_load)}")
     print(
-        "| listeners | turns ended | words right | answers ready ahead | last word -> turn end (s) "
+        "| rule | listeners | turns ended | words right | answers ready ahead | last word -> turn end (s) "
         "| last word -> transcript (s) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for s in summaries:
         cells = [f"{s[k]['median']:.2f} ({s[k]['max']:.2f})" for k in ("turn_end_s", "transcript_s")]
-        counts = f"| {s['listeners']} | {s['turns_ended']} | {s['words_right']} | {s['answered_ahead']} | "
+        counts = (
+            f"| {s['rule']} | {s['listeners']} | {s['turns_ended']} | {s['words_right']} | {s['answered_ahead']} | "
+        )
         print(counts + " | ".join(cells) + " |")
+    for turn in turns:
+        end = f"{turn['turn_end_s']:.2f} s" if turn["turn_end_s"] is not None else "never"
+        print(
+            f"{turn['rule']:9} {turn['question']:38} turn ended {end} after the last word; heard {turn.get('heard')!r}"
+        )
     print(json.dumps(summaries))
 
 

@@ -207,3 +207,15 @@ def test_every_answer_in_a_page_is_played(open_app):
     assert not skipped(log), f"the player skipped audio: {log}"
     playlists = {url.split("?")[0] for url in app.fetched_ending("/playlist.m3u8")}
     assert len(playlists) == len(questions), f"the player asked for these answers' playlists: {playlists}"
+
+
+def test_record_shows_on_a_phone_without_scrolling(open_app):
+    """The voice is the main way in: on a 390 x 844 screen, Record is within the first screenful."""
+    app = open_app(PHONE)
+    expect(app.page.get_by_text("Heard by", exact=False)).to_be_visible(timeout=30_000)  # the page is complete
+    record = app.page.get_by_role("button", name="Record")
+    expect(record).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    app.page.screenshot(path=ARTIFACTS / "first-screen-phone.png")
+    box = record.bounding_box()
+    assert box["y"] + box["height"] <= PHONE["height"], f"Record is at {box['y']:.0f} px, below the first screen"

@@ -1,13 +1,14 @@
 """The end of a spoken turn, as `turns.Listener` hears it chunk by chunk (as the page streams the microphone), with
-the real Silero VAD and the local Whisper tiny.en."""
+the real Silero VAD, the real Smart Turn and the local Whisper tiny.en."""
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import pytest
 from conftest import words
 
+from endpoint import TurnEnd, load_smart_turn
 from hear import LocalEars, to_wav
 from settings import Settings
 from turns import RATE as EARS_RATE
@@ -20,6 +21,13 @@ RATE, CHUNK = 48_000, 12_000  # what the page sends: 0.25 s chunks of 48 kHz aud
 @pytest.fixture(scope="module")
 def transcriptions() -> Transcriptions:
     return Transcriptions(LocalEars(), at_once=1)
+
+
+def listener_for(transcriptions: Transcriptions, pause_s: float = Settings.turn_pause_s, **options) -> Listener:
+    """A listener as the app makes one with local ears: the default pauses (or another `pause_s`), Smart Turn."""
+    ending = TurnEnd(pause_s, Settings.turn_unsure_pause_s, Settings.turn_max_pause_s, Settings.turn_complete_p)
+    options = {"max_question_s": 30, "speculate": True, "smart_turn": load_smart_turn(), **options}
+    return Listener(transcriptions, ending, **options)
 
 
 def said(voice, text: str) -> np.ndarray:
@@ -48,18 +56,34 @@ def spoken(voice, *parts) -> np.ndarray:
     return (np.clip(samples, -1, 1) * 32767).astype(np.int16)
 
 
+def hear_in_time(listener: Listener, chunk: np.ndarray) -> str:
+    """Hear one chunk as the app does when the machine keeps up: what the listener started on it (a transcription, a
+    judgement of the pause) is done before the next chunk comes, 0.25 s later."""
+    phase = listener.hear(RATE, chunk)
+    wait([look for look in (listener.guess, listener.judgement) if look is not None])
+    return listener.phase if phase == "speaking" else phase
+
+
 def hear_all(listener: Listener, samples: np.ndarray) -> list[str]:
     """The phases the listener went through, chunk by chunk, without repeats."""
     phases = []
     for start in range(0, len(samples), CHUNK):
-        phase = listener.hear(RATE, samples[start : start + CHUNK])
+        phase = hear_in_time(listener, samples[start : start + CHUNK])
         if not phases or phases[-1] != phase:
             phases.append(phase)
     return phases
 
 
+def silence_heard(listener: Listener, samples: np.ndarray, last_word: int) -> float | None:
+    """Seconds of the microphone after the last word (at sample `last_word`) heard when the turn ended (None: never)."""
+    for start in range(0, len(samples), CHUNK):
+        if hear_in_time(listener, samples[start : start + CHUNK]) == "ended":
+            return (start + CHUNK - last_word) / RATE
+    return None
+
+
 def test_a_pause_ends_the_turn_and_its_words_are_heard(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=0.5, max_question_s=30, speculate=True)
+    listener = listener_for(transcriptions, pause_s=0.5)
     assert hear_all(listener, spoken(piper_voice, 0.5, "Should I get a dog?", 1.5)) == ["waiting", "speaking", "ended"]
     turn = listener.take_turn()
     assert turn.guess is not None, "it was transcribed while the pause was confirmed"
@@ -67,18 +91,48 @@ def test_a_pause_ends_the_turn_and_its_words_are_heard(piper_voice, transcriptio
 
 
 def test_a_short_pause_inside_a_question_does_not_end_it(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=Settings().turn_pause_s, max_question_s=30, speculate=True)
+    listener = listener_for(transcriptions)
     phases = hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5))
     assert phases == ["waiting", "speaking", "ended"]
     assert words(transcript(listener.take_turn(), transcriptions).words) == ["should", "i", "get", "a", "dog"]
 
 
+def test_a_thinking_pause_after_an_unfinished_phrase_does_not_end_the_question(piper_voice, transcriptions):
+    listener = listener_for(transcriptions)
+    phases = hear_all(listener, spoken(piper_voice, 0.5, "Should I", 0.7, "take the new job?", 2.5))
+    assert phases == ["waiting", "speaking", "ended"], "one turn"
+    heard = transcript(listener.take_turn(), transcriptions)
+    assert words(heard.words) == ["should", "i", "take", "the", "new", "job"]
+
+
+@pytest.mark.parametrize("question", ["Will it rain tomorrow?", "Is today my lucky day?", "Will I pass my exam?"])
+def test_a_finished_question_ends_after_a_short_pause(piper_voice, transcriptions, question):
+    speech = spoken(piper_voice, 0.5, question)
+    silence_s = silence_heard(listener_for(transcriptions), spoken(piper_voice, 0.5, question, 2.5), len(speech))
+    assert silence_s is not None and silence_s < Settings.turn_unsure_pause_s, (
+        f"ended {silence_s} s after the last word"
+    )
+
+
+def test_the_whole_question_is_heard_from_its_first_sound(piper_voice, transcriptions):
+    """What the listener heard of a turn, chunk by chunk, is heard as the whole recording is."""
+    samples = spoken(piper_voice, 1.0, "Will it rain tomorrow?", 2.5)
+    whole = transcriptions.ears.transcribe(to_wav(resampled(samples / 32768, RATE)))
+    listener = listener_for(transcriptions)
+    assert hear_all(listener, samples)[-1] == "ended"
+    assert (
+        words(transcript(listener.take_turn(), transcriptions).words)
+        == words(whole)
+        == ["will", "it", "rain", "tomorrow"]
+    )
+
+
 def test_the_answer_is_asked_for_at_the_first_pause_and_waits_for_the_whole_question(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=Settings().turn_pause_s, max_question_s=30, speculate=True)
+    listener = listener_for(transcriptions)
     samples, waiting = spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5), None
     with ThreadPoolExecutor(1) as event:
         for start in range(0, len(samples), CHUNK):
-            phase = listener.hear(RATE, samples[start : start + CHUNK])
+            phase = hear_in_time(listener, samples[start : start + CHUNK])
             if listener.asked and waiting is None:
                 assert phase == "speaking", "asked for before the question ended"
                 waiting = event.submit(listener.wait_for_turn, 10)
@@ -88,7 +142,7 @@ def test_the_answer_is_asked_for_at_the_first_pause_and_waits_for_the_whole_ques
 
 
 def test_stop_hands_the_question_to_the_answer_asked_for(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=Settings().turn_pause_s, max_question_s=30, speculate=True)
+    listener = listener_for(transcriptions)
     hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.25))
     assert listener.asked == 1
     with ThreadPoolExecutor(1) as event:
@@ -102,7 +156,7 @@ def test_stop_hands_the_question_to_the_answer_asked_for(piper_voice, transcript
 
 def test_the_answer_is_prepared_from_the_whole_question_while_the_pause_is_confirmed(piper_voice, transcriptions):
     prepared = []
-    listener = Listener(transcriptions, 0.5, 30, speculate=True, prepare=lambda words: prepared.append(words) or "Yes.")
+    listener = listener_for(transcriptions, 0.5, prepare=lambda words: prepared.append(words) or "Yes.")
     hear_all(listener, spoken(piper_voice, 0.5, "Should I get", 0.3, "a dog?", 1.5))
     heard = transcript(listener.take_turn(), transcriptions)
     assert words(heard.words) == ["should", "i", "get", "a", "dog"] and heard.answer == "Yes."
@@ -133,7 +187,7 @@ def test_an_answer_spoken_ahead_plays_from_memory_once_and_says_its_words(piper_
 
 
 def test_a_question_longer_than_the_limit_ends_there(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=0.5, max_question_s=1.5, speculate=False)
+    listener = listener_for(transcriptions, 0.5, max_question_s=1.5, speculate=False)
     question = "Will it rain tomorrow, and the day after, and the day after that one?"
     assert hear_all(listener, spoken(piper_voice, 0.2, question)) == ["waiting", "speaking", "too long"]
     turn = listener.take_turn()
@@ -141,7 +195,7 @@ def test_a_question_longer_than_the_limit_ends_there(piper_voice, transcriptions
 
 
 def test_stop_takes_the_question_as_it_is(piper_voice, transcriptions):
-    listener = Listener(transcriptions, pause_s=0, max_question_s=30, speculate=True)
+    listener = listener_for(transcriptions, 0)
     assert hear_all(listener, spoken(piper_voice, 0.5, "Is today my lucky day?", 1.0)) == ["waiting", "speaking"]
     assert words(transcript(listener.stop(), transcriptions).words) == ["is", "today", "my", "lucky", "day"]
     assert listener.stop() is None, "nothing more was said"
