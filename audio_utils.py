@@ -10,6 +10,7 @@ from pydub import AudioSegment
 AAC_FRAME = 1024
 FIRST_SEGMENT_S = 0.2  # Chromium does not start on a first segment of 0.186 s; it did on 0.209 s every time
 PLAYER_START_S = 0.3  # the page takes up to this long from the first segment to the first sound
+TIMESTAMP_OWNER = b"com.apple.streaming.transportStreamTimestamp\x00"
 ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
@@ -33,10 +34,39 @@ def numpy_to_mp3(audio: np.ndarray, sampling_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+def syncsafe(number: int) -> bytes:
+    """An ID3v2 size: four bytes of seven bits each."""
+    return bytes((number >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def timestamp_tag(seconds: float) -> bytes:
+    """The ID3v2.4 tag that starts an HLS packed-audio segment (RFC 8216 section 3.4): a PRIV frame holding the
+    33-bit MPEG-2 timestamp (90 kHz) of the segment's first sample. Native HLS players (Safari) need it."""
+    stamp = TIMESTAMP_OWNER + (round(seconds * 90000) % 2**33).to_bytes(8, "big")
+    frame = b"PRIV" + syncsafe(len(stamp)) + b"\x00\x00" + stamp
+    return b"ID3\x04\x00\x00" + syncsafe(len(frame)) + frame
+
+
+def id3_length(data: bytes, offset: int = 0) -> int:
+    """The length of the ID3v2 tag at `offset` (header included); 0 if none starts there."""
+    if data[offset : offset + 3] != b"ID3" or offset + 10 > len(data):
+        return 0
+    size = data[offset + 6 : offset + 10]
+    return 10 + (size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3])
+
+
+def is_adts(data: bytes) -> bool:
+    """Whether `data` is ADTS frames (after an ID3 tag, if any), not, say, an MP3."""
+    return data[id3_length(data) :][:2] in (b"\xff\xf1", b"\xff\xf9")
+
+
 def adts_duration(data: bytes) -> float:
-    """Seconds of audio in a run of ADTS frames, read from their headers."""
+    """Seconds of audio in a run of ADTS frames, read from their headers; ID3 tags between them are skipped."""
     frames, offset, rate = 0, 0, 44100
     while offset + 7 <= len(data):
+        if tag := id3_length(data, offset):
+            offset += tag
+            continue
         rate = ADTS_RATES[(data[offset + 2] >> 2) & 0x0F]
         offset += (data[offset + 3] & 0x03) << 11 | data[offset + 4] << 3 | data[offset + 5] >> 5
         frames += 1
@@ -92,7 +122,8 @@ class AacStream:
     """One AAC encoder for a whole answer: its chunks join into one continuous stream, so seams add nothing.
 
     PyAV's ADTS muxer frames the encoder's packets. `encode` returns the ADTS frames to send now (see `Segments`);
-    `close` flushes the rest.
+    `close` flushes the rest. Each non-empty return is one HLS segment, headed by its start time (`timestamp_tag`:
+    the seconds of audio returned before it), as native HLS players want; hls.js and ffmpeg read it too.
     """
 
     def __init__(self, sampling_rate: int, bitrate: int = 128_000, segments: Segments | None = None):
@@ -104,6 +135,7 @@ class AacStream:
         self.stream.bit_rate = bitrate
         self.pending = np.zeros(0, dtype=np.float32)
         self.samples = 0
+        self.sent_s = 0.0
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Encode a chunk (int16, or float in [-1, 1]); whole AAC frames are encoded now, the rest waits."""
@@ -112,7 +144,7 @@ class AacStream:
         ready, self.pending = self.pending[:whole], self.pending[whole:]
         for start in range(0, whole, AAC_FRAME):
             self._encode_frame(ready[start : start + AAC_FRAME])
-        return self.segments.add(self.muxed.take())
+        return self._stamped(self.segments.add(self.muxed.take()))
 
     def close(self) -> bytes:
         """Encode what is left, flush the encoder, and return everything not sent yet."""
@@ -121,7 +153,14 @@ class AacStream:
         self.pending = self.pending[:0]
         self.container.mux(self.stream.encode(None))
         self.container.close()
-        return self.segments.add(self.muxed.take()) + self.segments.flush()
+        return self._stamped(self.segments.add(self.muxed.take()) + self.segments.flush())
+
+    def _stamped(self, segment: bytes) -> bytes:
+        """A segment headed by its start time; nothing for no audio."""
+        if not segment:
+            return b""
+        start_s, self.sent_s = self.sent_s, self.sent_s + adts_duration(segment)
+        return timestamp_tag(start_s) + segment
 
     def _encode_frame(self, samples: np.ndarray) -> None:
         frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")

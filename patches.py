@@ -20,7 +20,7 @@ from gradio.routes import App
 from huggingface_hub.inference._providers import PROVIDER_T, PROVIDERS
 
 import hls
-from audio_utils import adts_duration
+from audio_utils import adts_duration, is_adts
 
 WRITTEN_FOR = {"gradio": "6.17.3", "huggingface_hub": "0.36.2"}
 
@@ -65,7 +65,7 @@ class StreamingAudio(gr.Audio):
 
     @staticmethod
     async def covert_to_adts(data: bytes) -> tuple[bytes, float]:
-        if data[:2] in (b"\xff\xf1", b"\xff\xf9"):
+        if is_adts(data):
             return data, adts_duration(data)
         return await gr.Audio.covert_to_adts(data)
 

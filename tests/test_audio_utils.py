@@ -7,7 +7,16 @@ import numpy as np
 from conftest import decoded_seconds
 from gradio.components.audio import Audio
 
-from audio_utils import AAC_FRAME, AacStream, adts_duration, numpy_to_mp3, to_int16
+from audio_utils import (
+    AAC_FRAME,
+    TIMESTAMP_OWNER,
+    AacStream,
+    adts_duration,
+    id3_length,
+    is_adts,
+    numpy_to_mp3,
+    to_int16,
+)
 from patches import StreamingAudio
 
 RATE = 44100
@@ -104,3 +113,30 @@ def test_adts_duration_matches_the_decoded_length():
     gradios, _ = Audio._convert_to_adts(numpy_to_mp3(noise(2.0), RATE))
     for data in (ours, gradios):
         assert abs(adts_duration(data) - len(decode(data)) / RATE) < 1e-6
+
+
+def probed_seconds(data: bytes) -> float:
+    """The duration ffprobe finds by reading every packet of an ADTS stream."""
+    command = ["ffprobe", "-v", "error", "-f", "aac", "-show_entries", "packet=duration_time", "-of", "csv=p=0", "-"]
+    lines = subprocess.run(command, input=data, capture_output=True, check=True).stdout.decode().split()
+    return sum(float(line) for line in lines)
+
+
+def test_each_segment_starts_with_its_timestamp_for_native_hls():
+    source = noise(3.0)
+    stream = AacStream(RATE)
+    segments = [stream.encode(chunk) for chunk in cut(source, [int(0.3 * RATE)] * 9 + [len(source) - int(2.7 * RATE)])]
+    segments = [segment for segment in [*segments, stream.close()] if segment]
+    before_s = 0.0
+    for segment in segments:
+        tag = segment[: id3_length(segment)]
+        assert tag.startswith(b"ID3\x04") and TIMESTAMP_OWNER in tag  # RFC 8216 section 3.4: a PRIV frame, 8 bytes
+        timestamp = int.from_bytes(tag[-8:], "big")
+        assert timestamp == round(before_s * 90000) and timestamp < 2**33
+        assert is_adts(segment) and adts_duration(segment) == adts_duration(segment[len(tag) :])
+        before_s += adts_duration(segment)
+    joined = b"".join(segments)  # as the player joins them
+    assert abs(len(decode(joined)) / RATE - adts_duration(joined)) < 1e-6
+    assert abs(probed_seconds(joined) - adts_duration(joined)) < 1e-6
+    assert len(source) + AAC_FRAME <= len(decode(joined)) < len(source) + 3 * AAC_FRAME
+    assert not is_adts(numpy_to_mp3(noise(0.5), RATE))  # an MP3 with its own ID3 tag is still converted
