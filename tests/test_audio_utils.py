@@ -137,6 +137,6 @@ def test_each_segment_starts_with_its_timestamp_for_native_hls():
         before_s += adts_duration(segment)
     joined = b"".join(segments)  # as the player joins them
     assert abs(len(decode(joined)) / RATE - adts_duration(joined)) < 1e-6
-    assert abs(probed_seconds(joined) - adts_duration(joined)) < 1e-6
+    assert abs(probed_seconds(joined) - adts_duration(joined)) < 0.001  # ffprobe rounds each packet to 1 µs
     assert len(source) + AAC_FRAME <= len(decode(joined)) < len(source) + 3 * AAC_FRAME
     assert not is_adts(numpy_to_mp3(noise(0.5), RATE))  # an MP3 with its own ID3 tag is still converted
