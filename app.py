@@ -20,6 +20,7 @@ import numpy as np
 
 import patches
 import signin
+import tap_to_hear
 import upkeep
 from audio_utils import Segments, numpy_to_mp3, to_wav, wav_seconds
 from endpoint import SmartTurn, TurnEnd, load_smart_turn
@@ -445,7 +446,8 @@ def serve(settings: Settings, voice: Voice | None = None, **launch_options) -> s
     """Build and serve the app from `settings`: load the stages (or speak with `voice`), patch gradio, queue the
     events and launch; the URL it serves at.
 
-    `launch_options` go to `gr.Blocks.launch` (tests pass `prevent_thread_lock=True`; `demo.close()` stops it).
+    `launch_options` go to `gr.Blocks.launch` (tests pass `prevent_thread_lock=True`; `demo.close()` stops it); a
+    `head` given there comes before the page's own scripts (`tap_to_hear.SCRIPT`).
     """
     start(settings, voice)
     print(describe_backends())
@@ -457,6 +459,7 @@ def serve(settings: Settings, voice: Voice | None = None, **launch_options) -> s
         mcp_server=settings.mcp,
         max_file_size=upload_limit_bytes(settings),
         ssr_mode=False,  # gradio 6.27 to 6.31: with SSR on, a forged Host header reaches run history (CVE-2026-134825)
+        head=launch_options.pop("head", "") + tap_to_hear.SCRIPT,
         **launch_options,
     )
     return url

@@ -22,20 +22,46 @@ MAX_BLOCK_S = 8.0  # hls.js gives up on a playlist request after 10 s without an
 # hls.js asks for the first segment only at its next 100 ms tick when the playlist came before the <audio> had opened
 # its MediaSource, which a busy page does late. A "seeking" event on that <audio> makes hls.js look at once
 # (`onMediaSeeking`), so the page sends one when the MediaSource opens. The position stays where it is.
+# hls.js takes `ManagedMediaSource` where there is one (Safari 17+; an iPhone has no `MediaSource` at all) and then
+# gives the <audio> a <source> child instead of a `src`. Nothing of ours may break hls.js's attach: the original is
+# called first, the names are feature-checked, and an error of ours stays in the try.
 # A block of its own, so that its names do not clash with another script's on the page.
 PLAYER_NUDGE = """<script>{
   const createObjectURL = URL.createObjectURL;
-  URL.createObjectURL = (source) => {
-    const url = createObjectURL(source);
-    if (source instanceof MediaSource) {
-      const lookNow = () => document.querySelectorAll("audio").forEach(
-        (audio) => audio.src === url && audio.dispatchEvent(new Event("seeking"))
-      );
-      source.addEventListener("sourceopen", lookNow, {once: true});
+  const mediaSources = [window.MediaSource, window.ManagedMediaSource].filter((kind) => typeof kind === "function");
+  const plays = (audio, url) => audio.src === url || audio.querySelector("source")?.src === url;
+  URL.createObjectURL = function (source, ...rest) {
+    const url = createObjectURL.call(this, source, ...rest);
+    try {
+      if (mediaSources.some((kind) => source instanceof kind)) {
+        const lookNow = () => document.querySelectorAll("audio").forEach(
+          (audio) => plays(audio, url) && audio.dispatchEvent(new Event("seeking"))
+        );
+        source.addEventListener("sourceopen", lookNow, {once: true});
+      }
+    } catch (error) {
+      console.warn("player nudge:", error);
     }
     return url;
   };
 }</script>"""
+
+
+TIMESTAMP_OWNER = b"com.apple.streaming.transportStreamTimestamp\x00"
+
+
+def syncsafe(number: int) -> bytes:
+    """An ID3v2 size: four bytes of seven bits each."""
+    return bytes((number >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def timestamp_tag(seconds: float) -> bytes:
+    """The ID3v2.4 tag that starts an HLS packed-audio segment (RFC 8216 section 3.4): a PRIV frame holding the
+    33-bit MPEG-2 timestamp (90 kHz) of the segment's first sample. Native HLS players (Safari before iOS 17.1) need
+    it; hls.js and ffmpeg skip it."""
+    stamp = TIMESTAMP_OWNER + (round(seconds * 90000) % 2**33).to_bytes(8, "big")
+    frame = b"PRIV" + syncsafe(len(stamp)) + b"\x00\x00" + stamp
+    return b"ID3\x04\x00\x00" + syncsafe(len(frame)) + frame
 
 
 def playlist(stream: MediaStream, query: str = "") -> str:

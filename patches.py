@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from gradio import oauth, routes
 from gradio.audio_stream_encoder import AAC_FRAME_SAMPLES, AacStreamEncoder
 from gradio.blocks import Blocks
+from gradio.components import audio as audio_output
 from gradio.data_classes import PredictBody, PredictBodyInternal
 from gradio.mcp import GradioMCPServer
 from gradio.queueing import Event, Queue
@@ -74,6 +75,9 @@ def install() -> None:
       every frame the audio fed so far completes, at most `ENCODER_WAIT_S`, not only for the first frame ready: gradio's
       first segment of a 0.28 s chunk held 46 ms, too little to start the player, and the rest of that chunk waited
       for the next one. Upstream: none (gradio takes what is ready at once, so that short chunks never wait).
+    - `segment_from_frames` (where gradio's audio output makes each segment) starts every AAC segment with its
+      timestamp (`hls.timestamp_tag`), as RFC 8216 section 3.4 asks of packed audio: native HLS players (Safari
+      before iOS 17.1) need it. Upstream: none found.
     - `GradioMCPServer._execute_tool_without_progress` returns a queued tool's outputs as one content item each, as
       gradio's other MCP paths do, instead of one text holding their list's repr. Upstream: none found.
     """
@@ -81,6 +85,7 @@ def install() -> None:
         return
     create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
     launch, feed, take = Blocks.launch, AacStreamEncoder.feed, AacStreamEncoder.take
+    segment_from_frames = audio_output.segment_from_frames
     wait_for_event, finished = Queue.wait_for_event_or_timeout, Event.is_finished.fget
 
     def create_app_with_our_routes(*args, **kwargs) -> App:
@@ -128,6 +133,13 @@ def install() -> None:
         self.frames_taken = taken + len(frames)
         return frames
 
+    def segment_with_timestamp(encoder: AacStreamEncoder, frames: list[bytes]):
+        segment, before = segment_from_frames(encoder, frames), getattr(encoder, "frames_segmented", 0)
+        if segment:
+            segment["data"] = hls.timestamp_tag(before * AAC_FRAME_SAMPLES / encoder.output_rate) + segment["data"]
+            encoder.frames_segmented = before + len(frames)
+        return segment
+
     async def tool_outputs(self, job) -> list:
         result = await run_sync(job.result)
         return list(result) if isinstance(result, tuple) else [result]
@@ -139,6 +151,7 @@ def install() -> None:
     MediaStream.end_stream = end_stream_and_wake
     AacStreamEncoder.feed = feed_and_count
     AacStreamEncoder.take = take_completed_frames
+    audio_output.segment_from_frames = segment_with_timestamp
     GradioMCPServer._execute_tool_without_progress = tool_outputs
     Queue.wait_for_event_or_timeout = staticmethod(wait_for_next_chunk)
     Event.is_finished = property(

@@ -52,6 +52,46 @@ window.Worker = class extends PageWorker {
   }
 };
 """
+# Types a question and presses Ask from the page itself once the page is drawn: no user gesture, as when an answer
+# comes long after the person's last tap, so a browser may refuse to play it. `%s`: the question, as a JSON string.
+ASK_ON_ITS_OWN = """
+const askWhenDrawn = setInterval(() => {
+  const ask = [...document.querySelectorAll("button")].find((button) => button.textContent.trim() === "Ask");
+  if (!ask) return;
+  clearInterval(askWhenDrawn);
+  setTimeout(() => {
+    const label = [...document.querySelectorAll("label")].find((l) => l.textContent.includes("Or type your question"));
+    const box = label.querySelector("textarea");
+    box.value = %s;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+    ask.click();
+  }, 1000);
+}, 200);
+"""
+# Notes each "Tap to hear the answer" button the page shows (tap_to_hear.SCRIPT adds it to the body) in
+# `window.tapsOffered`, and on the console with where its middle is ("tap to hear offered at x,y"): a test can wait for
+# it and tap there without asking the page anything (in Chromium, a script run by Playwright counts as a user gesture,
+# which lets the player start by itself).
+TAP_WATCH_SCRIPT = """
+window.tapsOffered = 0;
+document.addEventListener("DOMContentLoaded", () => new MutationObserver((changes) => {
+  for (const change of changes) {
+    for (const node of change.addedNodes) {
+      if (node.tagName === "BUTTON" && node.textContent.includes("Tap to hear")) {
+        window.tapsOffered++;
+        const box = node.getBoundingClientRect();
+        console.log(`tap to hear offered at ${box.x + box.width / 2},${box.y + box.height / 2}`);
+      }
+    }
+  }
+}).observe(document.body, {childList: true}));
+"""
+# Removes `MediaSource` before the page's scripts run and keeps `ManagedMediaSource`, as on an iPhone (iOS 17.1 and
+# later). Where the browser has no ManagedMediaSource (Chromium), its MediaSource takes that name.
+AS_ON_AN_IPHONE = """
+window.ManagedMediaSource ??= window.MediaSource;
+delete window.MediaSource;
+"""
 ENCODER_READY_MS = 300  # from the worker's start to the recorder being ready, with a margin
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -63,8 +103,9 @@ def speak_question(path: Path, question: str) -> Path:
     return path
 
 
-def launch_chromium(playwright: Playwright, question_wav: Path) -> Browser:
-    """Headless Chromium whose microphone hears `question_wav`; each launch gets a fresh temporary profile."""
+def launch_chromium(playwright: Playwright, question_wav: Path, *flags: str) -> Browser:
+    """Headless Chromium whose microphone hears `question_wav`, with more command-line `flags`; each launch gets a
+    fresh temporary profile."""
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
@@ -79,6 +120,7 @@ def launch_chromium(playwright: Playwright, question_wav: Path) -> Browser:
             "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={question_wav}",
+            *flags,
         ],
     )
 
@@ -92,6 +134,7 @@ class AppPage:
         page.on("request", lambda request: self.fetched.append(request.url))
         page.add_init_script(LISTEN_SCRIPT)
         page.add_init_script(RECORDER_SCRIPT)
+        page.add_init_script(TAP_WATCH_SCRIPT)
         page.goto(url)
         self.answer = page.get_by_label("Answer", exact=True)
         self.answer_box = self.block("Answer")
@@ -140,6 +183,10 @@ class AppPage:
 
     def fetched_ending(self, suffix: str) -> list[str]:
         return [url for url in self.fetched if url.split("?")[0].endswith(suffix)]
+
+    def taps_offered(self) -> int:
+        """How many "Tap to hear the answer" buttons the page has shown (see TAP_WATCH_SCRIPT)."""
+        return self.page.evaluate("window.tapsOffered")
 
     def width_px(self, locator) -> float:
         return locator.bounding_box()["width"]

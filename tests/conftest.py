@@ -71,12 +71,12 @@ def online_settings(inference_server) -> Settings:
 
 
 @contextmanager
-def serving(settings: Settings, voice=None):
+def serving(settings: Settings, voice=None, head: str = ""):
     """The app built and served from `settings` (speaking with `voice`, when given) by `app.serve`, as `python app.py`
-    serves it, on 127.0.0.1; its URL."""
+    serves it, on 127.0.0.1, with `head` before the page's own scripts; its URL."""
     import app
 
-    url = app.serve(settings, voice, prevent_thread_lock=True, quiet=True)
+    url = app.serve(settings, voice, head=head, prevent_thread_lock=True, quiet=True)
     try:
         yield url
     finally:

@@ -5,10 +5,11 @@ the loopback Inference API and the tiny random-weight voice; and, as the app sta
 by Piper heard by the local Whisper. Screenshots land in tests/artifacts/.
 """
 
+import json
 from pathlib import Path
 
 import pytest
-from browser import LAPTOP, PHONE, AppPage, launch_chromium, speak_question
+from browser import AS_ON_AN_IPHONE, ASK_ON_ITS_OWN, LAPTOP, PHONE, AppPage, launch_chromium, speak_question
 from conftest import serving, words, write_speech
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect, sync_playwright
@@ -112,6 +113,7 @@ def test_typed_question_is_answered_aloud(open_app, inference_server):
         app, "A dog is ready for you, but are you ready for Will it rain tomorrow?", "typed-question-laptop.png"
     )
     assert not inference_server.asr_requests()
+    assert app.taps_offered() == 0, "the page asked for a tap although the answer could play"
     log = app.audio_log()
     looked = [e for e in log if e["type"] == "seeking" and e["time"] == 0]  # hls.PLAYER_NUDGE, when it opened
     assert looked and looked[0]["t"] < next(e["t"] for e in log if e["type"] == "playing"), log
@@ -219,3 +221,60 @@ def test_record_shows_on_a_phone_without_scrolling(open_app):
     app.page.screenshot(path=ARTIFACTS / "first-screen-phone.png")
     box = record.bounding_box()
     assert box["y"] + box["height"] <= PHONE["height"], f"Record is at {box['y']:.0f} px, below the first screen"
+
+
+@pytest.mark.parametrize("tiny_voice", ["espeak"], indirect=True)
+def test_the_answer_plays_where_there_is_no_media_source(browser, served_app, inference_server):
+    """As on an iPhone (iOS 17.1 and later): `ManagedMediaSource` and no `window.MediaSource`."""
+    inference_server.delay_s = 1.0
+    context = browser.new_context(viewport=LAPTOP)
+    try:
+        context.add_init_script(AS_ON_AN_IPHONE)
+        app = AppPage(context.new_page(), served_app)
+        app.ask_in_writing("Will it rain tomorrow?")
+        assert_answered_aloud(
+            app, "A dog is ready for you, but are you ready for Will it rain tomorrow?", "typed-question-iphone.png"
+        )
+        assert app.page.evaluate("typeof window.MediaSource") == "undefined"
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def browser_that_needs_a_tap(tmp_path, playwright):
+    """Chromium that plays sound only in a page the person has tapped or typed in, as Safari on an iPhone does."""
+    question = speak_question(tmp_path / "question.wav", "Should I get a dog?")
+    browser = launch_chromium(playwright, question, "--autoplay-policy=document-user-activation-required")
+    yield browser
+    browser.close()
+
+
+@pytest.mark.parametrize("tiny_voice", ["espeak"], indirect=True)
+def test_an_answer_the_browser_refuses_to_play_is_heard_with_one_tap(browser_that_needs_a_tap, served_app):
+    """The page asks by itself, with no gesture, so the browser refuses to play the answer; the page offers one
+    "Tap to hear the answer" button, and a tap where it shows plays the whole answer from its start.
+
+    Nothing asks the page anything before the tap: a script run by Playwright counts as a gesture in Chromium."""
+    context = browser_that_needs_a_tap.new_context(viewport=PHONE)
+    try:
+        context.add_init_script(ASK_ON_ITS_OWN % json.dumps("Will it rain tomorrow?"))
+        page = context.new_page()
+        app = AppPage(page, served_app)
+        offered = page.wait_for_event(
+            "console", lambda message: message.text.startswith("tap to hear offered"), timeout=ANSWER_TIMEOUT_S * 1000
+        )
+        x, y = (float(number) for number in offered.text.split(" at ")[1].split(","))
+        page.mouse.click(x, y)
+        app.wait_until_played_to_the_end(timeout_s=ANSWER_TIMEOUT_S)
+        expect(app.answer).to_have_value("A dog is ready for you, but are you ready for Will it rain tomorrow?")
+        log = app.audio_log()
+        tap = [e for e in log if e["type"] == "click"][-1]
+        events = [e for e in log if e["type"] not in ("click", "seeking")]  # seeking at 0: hls.PLAYER_NUDGE
+        assert events[0]["type"] == "play" and events[0]["t"] > tap["t"], f"played before the tap: {log}"
+        assert next(e for e in events if e["type"] == "sounding")["from"] == 0, f"not played from the start: {log}"
+        assert [e["type"] for e in events if e["type"] in ("sounding", "ended")] == ["sounding", "ended"], events
+        assert not skipped(log), f"the player skipped audio: {log}"
+        assert app.taps_offered() == 1
+        expect(page.get_by_role("button", name="Tap to hear the answer")).to_have_count(0)
+    finally:
+        context.close()

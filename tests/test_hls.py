@@ -1,5 +1,6 @@
 """The playlist our HLS route serves: the real target duration, a reload that waits for the next segment, the end."""
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,8 +10,10 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
+from conftest import decoded_seconds
 from gradio_client import Client
 
+import hls
 import patches
 from audio_utils import Segments, to_wav
 
@@ -147,3 +150,26 @@ def test_a_voice_faster_than_real_time_sends_every_chunk_at_once():
     for _ in range(6):
         now[0] += 0.3
         assert len(held.add(tone(0.5)))
+
+
+def test_each_segment_starts_with_its_timestamp_for_native_hls():
+    """RFC 8216 section 3.4: a packed-audio segment starts with the 90 kHz timestamp of its first sample (an ID3 PRIV
+    frame), which Safari's own HLS player needs; ffmpeg (and hls.js) read the audio past it."""
+    patches.install()
+    player = gr.Audio(streaming=True)
+
+    async def stream() -> list[dict]:
+        chunks = [to_wav(chunk, RATE) for chunk in np.array_split(tone(3.0), 10)]
+        segments = [(await player.stream_output(chunk, "a", first_chunk=i == 0))[0] for i, chunk in enumerate(chunks)]
+        return [segment for segment in [*segments, await player.flush_stream_output("a")] if segment]
+
+    segments, before_s = asyncio.run(stream()), 0.0
+    assert len(segments) >= 5
+    for segment in segments:
+        tag = segment["data"][: len(hls.timestamp_tag(0))]
+        assert tag.startswith(b"ID3\x04") and hls.TIMESTAMP_OWNER in tag
+        assert int.from_bytes(tag[-8:], "big") == round(before_s * 90000)
+        before_s += segment["duration"]
+    assert decoded_seconds(b"".join(segment["data"] for segment in segments), "aac") == pytest.approx(
+        before_s, abs=1e-3
+    )

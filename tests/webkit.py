@@ -1,0 +1,108 @@
+"""A person at the app in WebKit, Safari's engine: Debian's WebKitGTK MiniBrowser on a virtual X display, driven by
+Selenium through WebKitWebDriver, with a mock microphone.
+
+Selenium cannot run a script before the page's own, so the page's listeners (`browser.LISTEN_SCRIPT`, and whatever a
+test adds) are served in the app's head (`conftest.serving(head=...)`).
+"""
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from browser import ENCODER_READY_MS, LISTEN_SCRIPT, RECORDER_SCRIPT, TAP_WATCH_SCRIPT
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+from selenium.webdriver.webkitgtk.options import Options
+from selenium.webdriver.webkitgtk.service import Service
+
+MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+PLAYS_ON_ITS_OWN = ["--autoplay-policy=allow"]
+NEEDS_A_TAP = ["--autoplay-policy=deny", "--media-playback-requires-user-gesture=true"]
+# The page's listeners, in the head: what every <audio> does, when the recorder is ready, each tap control shown.
+LISTENING_HEAD = "".join(f"<script>{{{s}}}</script>" for s in (LISTEN_SCRIPT, RECORDER_SCRIPT, TAP_WATCH_SCRIPT))
+
+
+class WebKitOptions(Options):
+    """MiniBrowser's options, less `useOverlayScrollbars`: WebKitWebDriver 2.50 refuses a session that names it."""
+
+    def to_capabilities(self) -> dict:
+        capabilities = super().to_capabilities()
+        capabilities[self.KEY].pop("useOverlayScrollbars", None)
+        return capabilities
+
+
+@contextmanager
+def virtual_display() -> Iterator[str]:
+    """An X display (Xvfb) of its own for the browser; its name, e.g. ":1"."""
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield ":" + xvfb.stdout.readline().decode().strip()
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+def launch_webkit(display: str, flags: list[str]) -> webdriver.WebKitGTK:
+    """MiniBrowser on `display` with a mock microphone and camera; `flags` set when it may play sound."""
+    options = WebKitOptions()
+    options.binary_location = MINIBROWSER
+    for flag in ["--automation", "--enable-mock-capture-devices=true", *flags]:
+        options.add_argument(flag)
+    service = Service(executable_path=shutil.which("WebKitWebDriver"), env={**os.environ, "DISPLAY": display})
+    return webdriver.WebKitGTK(options=options, service=service)
+
+
+class WebKitPage:
+    """The Magic 8 Ball page in WebKit, as a person uses it (the page's head must hold `LISTENING_HEAD`)."""
+
+    def __init__(self, driver: webdriver.WebKitGTK, url: str):
+        self.driver = driver
+        driver.get(url)
+        self.wait_for("return !!document.querySelector('textarea[placeholder]') && !!window.audioLog", timeout_s=30)
+
+    def wait_for(self, script: str, timeout_s: float, *args):
+        """Wait until `script` returns something true; what it returned."""
+        return WebDriverWait(self.driver, timeout_s, poll_frequency=0.1).until(
+            lambda driver: driver.execute_script(script, *args)
+        )
+
+    def button(self, name: str):
+        return self.driver.find_element(By.XPATH, f"//button[normalize-space()='{name}']")
+
+    def ask_in_writing(self, question: str) -> None:
+        box = self.driver.find_element(By.XPATH, "//label[contains(., 'Or type your question')]//textarea")
+        box.send_keys(question)
+        self.button("Ask").click()
+
+    def ask_aloud(self, seconds: float) -> None:
+        """Press Record once the recorder is ready, speak for a while (the mock microphone), press Stop."""
+        self.wait_for("return performance.now() > window.encoderStarted + arguments[0]", 30, ENCODER_READY_MS)
+        self.button("Record").click()
+        time.sleep(seconds)
+        self.button("Stop").click()
+
+    def answer(self) -> str:
+        return self.driver.execute_script(
+            "const box = [...document.querySelectorAll('label')].find((l) => l.textContent.trim() === 'Answer');"
+            "return box?.querySelector('textarea')?.value ?? '';"
+        )
+
+    def taps_offered(self) -> int:
+        return self.driver.execute_script("return window.tapsOffered")
+
+    def wait_until_answers_ended(self, count: int, timeout_s: float) -> None:
+        """Wait until `count` answers have played to their end in this page."""
+        ended = "return window.audioLog.filter((e) => e.type === 'ended').length >= arguments[0]"
+        self.wait_for(ended, timeout_s, count)
+
+    def audio_log(self, label: str = "Spoken Answer") -> list[dict]:
+        log = self.driver.execute_script("return window.audioLog")
+        return [e for e in log if e["type"] == "click" or e["label"] == label]
