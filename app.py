@@ -473,6 +473,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
         <h1 style='text-align: center;'> Magic 8 Ball 🎱 </h1>
         <h3 style='text-align: center;'> Ask a question and receive wisdom </h3>
         <p style='text-align: center;'> Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
+        <a href="https://github.com/MMWilliams/hibari">hibari</a>,
         <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a> and
         <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a></p>
         """

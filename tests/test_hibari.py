@@ -16,7 +16,7 @@ from hear import LocalEars, load_question, to_wav
 from oracle import CLASSIC_ANSWERS
 from parler import gpu_present
 from settings import Settings
-from voices import HibariVoice, first_clause_apart, no_as_a_word
+from voices import HibariVoice, Rehearsed, first_clause_apart, no_as_a_word
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,17 @@ def test_the_first_chunk_is_the_first_clause_and_speech_stops_at_the_longest_ans
     )
 
 
+def test_hands_free_the_answer_is_spoken_ahead_and_played_as_hibari_says_it():
+    app.start(Settings(voice="hibari", offline=True, max_speech_s=3.0))
+    voice = app.ball.voice
+    assert isinstance(voice, Rehearsed) and voice.name == "hibari" and voice.sampling_rate == 24000
+    assert "spoken by the hibari voice" in app.describe_backends()
+    voice.rehearse("My reply is no.")
+    assert "My reply is no." in voice.spoken
+    ahead = np.concatenate(list(voice.speak("My reply is no.")))
+    assert np.array_equal(ahead, np.concatenate(list(voice.speak("My reply is no.")))), "as hibari says it"
+
+
 def forget_hibari() -> None:
     for name in [name for name in sys.modules if name == "hibari" or name.startswith("hibari.")]:
         del sys.modules[name]
@@ -111,5 +122,5 @@ def broken_hibari(tmp_path, monkeypatch):
 def test_auto_falls_back_to_piper_and_says_why_when_hibari_cannot_load(broken_hibari):
     app.start(Settings(voice="auto", offline=True))
     assert app.ball.voice.name == "piper"
-    assert "hibari could not be loaded (" in app.describe_backends()
+    assert "hibari could not be loaded (InvalidProtobuf)" in app.describe_backends()
     assert "so Piper speaks" in app.describe_backends()
