@@ -30,7 +30,6 @@ import re
 import sys
 import tempfile
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -171,26 +170,23 @@ def aac_round_trip(voice, ears: LocalEars, folder: Path, rounds: int) -> dict:
     return {way: count / total for way, count in errors.items()}
 
 
-def samples_at_16k(wav: bytes) -> np.ndarray:
-    """The float samples of a 16-bit 16 kHz WAV, as `as_question` makes it."""
-    with wave.open(io.BytesIO(wav), "rb") as reader:
-        return np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16).astype(np.float32) / 32768
-
-
 def how_it_sounds(voice, answers: tuple[str, ...], ears: LocalEars, mos_model, folder: Path, runs: int) -> dict:
     """Over `answers`: the mean predicted MOS, the words the local ears get wrong, the median time to the first chunk
     (best of `runs` per answer) and the real-time factor (all the time spent speaking over all the audio spoken)."""
     import torch
+    from torchaudio.functional import resample
 
     scores, wrong, misheard, firsts, spent, spoken = [], 0, [], [], 0.0, 0.0
     for answer in answers:
         timing = time_voice(voice, answer, runs)
         firsts.append(timing["first_chunk_s"])
         spent, spoken = spent + timing["rtf"] * timing["audio_s"], spoken + timing["audio_s"]
-        wav = as_question(speak_all(voice, answer), voice.sampling_rate, folder)
+        audio = speak_all(voice, answer)
+        # resampled as distillmos's own file reader does (torchaudio): pydub's resampler, on the ears' way in, has no
+        # anti-aliasing filter, and its aliases lower every voice's score (hibari's most)
         with torch.no_grad():
-            scores.append(float(mos_model(torch.from_numpy(samples_at_16k(wav))[None])[0]))
-        heard = ears.transcribe(wav)
+            scores.append(float(mos_model(resample(torch.from_numpy(audio)[None], voice.sampling_rate, 16000))[0]))
+        heard = ears.transcribe(as_question(audio, voice.sampling_rate, folder))
         wrong += edit_distance(words(answer), words(heard))
         if words(answer) != words(heard):
             misheard.append(f"{answer!r} -> {heard.strip()!r}")
