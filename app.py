@@ -512,7 +512,7 @@ with gr.Blocks(title="Magic 8 Ball", delete_cache=(300, 600)) as demo:
     backends = gr.Markdown()
     gr.HTML(
         """<p style='text-align: center;'>Powered by <a href="https://github.com/huggingface/parler-tts">Parler-TTS</a>,
-        <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a>,
+        <a href="https://github.com/MMWilliams/hibari">hibari</a>, <a href="https://github.com/OHF-Voice/piper1-gpl">Piper</a>,
         <a href="https://github.com/SYSTRAN/faster-whisper">Whisper</a> and
         <a href="https://github.com/pipecat-ai/smart-turn">Smart Turn</a></p>"""
     )

@@ -52,7 +52,8 @@ OPTIONS = {
     "offline": ("MAGIC8_OFFLINE", "answer as the classic toy, with no Inference API; the default without HF_TOKEN"),
     "voice": (
         "MAGIC8_VOICE",
-        "parler, piper, espeak, tiny-random, none, or auto: parler on a GPU if it loads, else piper, else espeak",
+        "parler, hibari, piper, espeak, tiny-random, none, or auto: parler on a GPU if it loads, else hibari, else "
+        "piper, else espeak",
     ),
     "asr_model": (
         "MAGIC8_ASR_MODEL",
@@ -110,7 +111,7 @@ OPTIONS = {
     "cache_max_age_s": ("MAGIC8_CACHE_MAX_AGE_S", "seconds gradio keeps an answer's audio and an upload in its cache"),
 }
 LOCAL_ASR = "local"  # the --asr-model that transcribes on this machine, with faster-whisper tiny.en
-VOICES = ("auto", "parler", "piper", "espeak", "tiny-random", "none")
+VOICES = ("auto", "parler", "hibari", "piper", "espeak", "tiny-random", "none")
 PROVIDERS = ("auto", *get_args(PROVIDER_NAMES))  # what huggingface_hub 0.36.2 can call
 CHOICES = {"voice": VOICES, "asr_provider": PROVIDERS, "llm_provider": PROVIDERS}
 

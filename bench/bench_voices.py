@@ -1,9 +1,9 @@
 """Benchmark the voices and the local ears side by side, on the same answers, on the CPU.
 
-    python bench/bench_voices.py           # about 12 minutes on 2 shared CPU cores
+    python bench/bench_voices.py           # about 15 minutes on 2 shared CPU cores
     python bench/bench_voices.py --quick   # fewer runs, and the tiny Parler-TTS only in the speed table
 
-1. Voices (Piper, espeak-ng, the tiny random-weight Parler-TTS): time to the first chunk and real-time factor.
+1. Voices (hibari, Piper, espeak-ng, the tiny random-weight Parler-TTS): time to the first chunk and real-time factor.
    Beside our Piper voice, Piper as its own `synthesize` speaks ("piper-sentences": whole sentences, each
    normalised to full scale), to show what splitting the first clause and one gain change.
 2. Local ears (Whisper tiny.en, faster-whisper int8, 1 thread): seconds per spoken question.
@@ -12,7 +12,10 @@
    answers three times and the rate is their mean, with the range. The tiny Parler-TTS has random weights and
    speaks noise: its rate shows what no speech scores. Then Piper's answers once more, each heard both as spoken
    (PCM) and through the player's AAC stream (gradio's encoder, decoded): what the encoding costs the listener.
-4. Twelve sessions at once through `/ask`, the app served with the Piper voice and the classic oracle: all answered,
+4. How each CPU voice sounds, side by side, on the twenty classic answers and eight longer proverbs an LLM might give:
+   a predicted MOS (distillmos 0.9.1, 1 to 5: a model's guess at what listeners would score), the words Whisper
+   tiny.en gets wrong, the time to the first chunk and the real-time factor, each voice chunking as the app's defaults.
+5. Twelve sessions at once through `/ask`, the app served with the Piper voice and the classic oracle: all answered,
    no cross-talk (each spoken answer is transcribed, and the classic answer nearest to what was heard must be its
    own), the slowest request in seconds; once with the GPU voice's concurrency of 1, once as `configure_queue` serves
    a CPU voice (one answer per CPU core at once).
@@ -42,7 +45,7 @@ from hear import LocalEars, load_question, to_wav  # noqa: E402
 from oracle import CLASSIC_ANSWERS  # noqa: E402
 from parler import tiny_random_voice  # noqa: E402
 from settings import Settings  # noqa: E402
-from voices import EspeakVoice, PiperVoice  # noqa: E402
+from voices import EspeakVoice, HibariVoice, PiperVoice  # noqa: E402
 
 ANSWERS = (  # the same answers for every voice: a classic one, a clause, a proverb, and a 190-character answer
     "Outlook good.",
@@ -59,6 +62,18 @@ QUESTIONS = (
     "Should I get a dog?",
     "Can I finish the marathon in under four hours?",
 )
+PROVERBS = (  # longer answers, as an LLM oracle gives them (at most oracle.MAX_ANSWER_CHARS)
+    "A watched pot never boils, but a patient cook eats well.",
+    "The river does not hurry, yet it reaches the sea.",
+    "Signs point to yes, but the stars advise patience.",
+    "Plant your seeds today; the harvest will come when the moon is ready.",
+    "The door you seek opens inward, so stop pushing and listen.",
+    "Even the longest night ends with a sunrise, so keep your lantern lit.",
+    "Fortune favors the bold, but only after they have checked the weather.",
+    "A quiet mind hears the answer that a busy one keeps asking for.",
+)
+ANSWER_SETS = {"classic": CLASSIC_ANSWERS, "proverbs": PROVERBS}
+CPU_VOICES = ("hibari", "piper", "espeak")
 SESSIONS = 12
 ROUNDS = {"piper": 3, "piper-sentences": 3}  # the other voices speak the same samples every time: one round
 ISSUE_WER = {"piper": "2 to 6 %", "espeak": "24 to 29 %"}  # measured when issue 10 was filed (tiny.en, same voices)
@@ -154,6 +169,36 @@ def aac_round_trip(voice, ears: LocalEars, folder: Path, rounds: int) -> dict:
     return {way: count / total for way, count in errors.items()}
 
 
+def how_it_sounds(voice, answers: tuple[str, ...], ears: LocalEars, mos_model, folder: Path, runs: int) -> dict:
+    """Over `answers`: the mean predicted MOS, the words the local ears get wrong, the median time to the first chunk
+    (best of `runs` per answer) and the real-time factor (all the time spent speaking over all the audio spoken)."""
+    import torch
+    from torchaudio.functional import resample
+
+    scores, wrong, misheard, firsts, spent, spoken = [], 0, [], [], 0.0, 0.0
+    for answer in answers:
+        timing = time_voice(voice, answer, runs)
+        firsts.append(timing["first_chunk_s"])
+        spent, spoken = spent + timing["rtf"] * timing["audio_s"], spoken + timing["audio_s"]
+        audio = speak_all(voice, answer)
+        # resampled as distillmos's own file reader does (torchaudio): pydub's resampler, on the ears' way in, has no
+        # anti-aliasing filter, and its aliases lower every voice's score (hibari's most)
+        with torch.no_grad():
+            scores.append(float(mos_model(resample(torch.from_numpy(audio)[None], voice.sampling_rate, 16000))[0]))
+        heard = ears.transcribe(as_question(audio, voice.sampling_rate, folder))
+        wrong += edit_distance(words(answer), words(heard))
+        if words(answer) != words(heard):
+            misheard.append(f"{answer!r} -> {heard.strip()!r}")
+    return {
+        "mos": float(np.mean(scores)),
+        "words_wrong": wrong,
+        "words": sum(len(words(answer)) for answer in answers),
+        "first_chunk_s": float(np.median(firsts)),
+        "rtf": spent / spoken,
+        "misheard": misheard,
+    }
+
+
 def nearest_answer(heard: str) -> str:
     """The classic answer whose words are closest to what was heard (a misheard word does not make it another)."""
     return min(CLASSIC_ANSWERS, key=lambda answer: edit_distance(words(answer), words(heard)))
@@ -211,8 +256,11 @@ def main() -> None:
 def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
 
     start = time.perf_counter()
-    voices = {"piper": PiperVoice()}
-    loads = {"piper": time.perf_counter() - start}
+    voices = {"hibari": HibariVoice()}
+    loads = {"hibari": time.perf_counter() - start}
+    start = time.perf_counter()
+    voices["piper"] = PiperVoice()
+    loads["piper"] = time.perf_counter() - start
     voices.update({"piper-sentences": PiperSentences(voices["piper"]), "espeak": EspeakVoice()})
     start = time.perf_counter()
     voices["tiny-parler"] = tiny_random_voice(description="A calm voice.", max_speech_s=1.0)
@@ -263,7 +311,36 @@ def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
         f"{through_aac['aac']:.1%}"
     )
 
-    print(f"\n4. {SESSIONS} sessions at once through /ask (Piper voice, classic oracle)")
+    import distillmos
+
+    mos_model = distillmos.ConvTransformerSQAModel().eval()
+    chunking = Settings()  # the app's chunks
+    app_chunks = dict(first_chunk_s=chunking.first_chunk_s, chunk_s=chunking.chunk_s)
+    cpu_voices = {
+        "hibari": HibariVoice(**app_chunks),
+        "piper": PiperVoice(**app_chunks),
+        "espeak": EspeakVoice(**app_chunks),
+    }
+    sound = {
+        name: {
+            kind: how_it_sounds(voice, answers, ears, mos_model, folder, runs) for kind, answers in ANSWER_SETS.items()
+        }
+        for name, voice in cpu_voices.items()
+    }
+    print(
+        f"\n4. How each voice sounds: the {len(CLASSIC_ANSWERS)} classic answers and {len(PROVERBS)} proverbs; "
+        f"predicted MOS (distillmos), words Whisper tiny.en got wrong, first chunk (median, best of {runs}), rtf"
+    )
+    print(f"{'voice':<8} {'answers':<9} {'MOS':>5} {'words wrong':>12} {'first chunk s':>13} {'rtf':>7}  misheard")
+    for name, kinds in sound.items():
+        for kind, result in kinds.items():
+            wrong = f"{result['words_wrong']} of {result['words']}"
+            print(
+                f"{name:<8} {kind:<9} {result['mos']:>5.2f} {wrong:>12} {result['first_chunk_s']:>13.3f} "
+                f"{result['rtf']:>7.4f}  {'; '.join(result['misheard'])}"
+            )
+
+    print(f"\n5. {SESSIONS} sessions at once through /ask (Piper voice, classic oracle)")
     settings = Settings(voice="piper")
     load = {
         "concurrency_1": serve_and_ask(settings, 1, ears, folder),
@@ -294,6 +371,13 @@ def bench(folder: Path, runs: int, quick: bool, load_before: float) -> None:
             for name, timings in speed.items()
         },
         "piper_wer_pcm_and_aac": [round(through_aac["pcm"], 3), round(through_aac["aac"], 3)],
+        "sound": {
+            name: {
+                kind: {key: round(value, 4) if isinstance(value, float) else value for key, value in result.items()}
+                for kind, result in kinds.items()
+            }
+            for name, kinds in sound.items()
+        },
         "asr_s_per_question": round(float(np.mean([a["seconds"] for a in asr])), 2),
         "asr_questions_heard_exactly": sum(a["ok"] for a in asr),
         "sessions": SESSIONS,

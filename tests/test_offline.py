@@ -1,4 +1,4 @@
-"""With no token and no network the classic toy answers, and Piper (or espeak-ng, or nothing) speaks."""
+"""With no token and no network the classic toy answers, and hibari (or Piper, espeak-ng, or nothing) speaks."""
 
 import os
 import re
@@ -98,31 +98,36 @@ def unreachable_hub(monkeypatch):
 
 
 @pytest.mark.skipif(gpu_present(), reason="this machine has a GPU")
-def test_auto_voice_without_a_gpu_is_piper_and_asks_no_hub(unreachable_hub):
+def test_auto_voice_without_a_gpu_is_hibari_and_asks_no_hub(unreachable_hub):
     app.start(Settings(voice="auto"))
-    assert app.ball.voice.name == "piper"
+    assert app.ball.voice.name == "hibari"
     assert "There is no GPU for Parler-TTS" in app.describe_backends()
-    assert "so Piper speaks" in app.describe_backends()
+    assert "so hibari speaks" in app.describe_backends()
     assert not pending_connection(unreachable_hub)  # no 3.5 GB download to speak slower than real time
 
 
-def test_auto_voice_on_zerogpu_without_parler_weights_falls_back_to_piper(monkeypatch, unreachable_hub):
+def test_auto_voice_on_zerogpu_without_parler_weights_falls_back_to_hibari(monkeypatch, unreachable_hub):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
-    assert app.ball.voice.name == "piper"
-    assert "is not in the local cache and the Hugging Face Hub cannot be reached, so Piper speaks" in (
+    assert app.ball.voice.name == "hibari"
+    assert "is not in the local cache and the Hugging Face Hub cannot be reached, so hibari speaks" in (
         app.describe_backends()
     )
 
 
-def test_auto_voice_without_piper_falls_back_to_espeak(monkeypatch, unreachable_hub):
-    monkeypatch.setitem(sys.modules, "piper", None)  # as if piper-tts were not installed
+def test_auto_voice_without_hibari_or_piper_falls_back_to_espeak(monkeypatch, unreachable_hub):
+    monkeypatch.setitem(sys.modules, "hibari", None)  # as if hibari-tts and piper-tts were not installed
+    monkeypatch.setitem(sys.modules, "piper", None)
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
     assert app.ball.voice.name == "espeak"
-    assert "Piper could not be loaded (ModuleNotFoundError), so espeak-ng speaks instead" in app.describe_backends()
+    assert (
+        "hibari could not be loaded (ModuleNotFoundError), and Piper could not be loaded (ModuleNotFoundError), so "
+        "espeak-ng speaks instead" in app.describe_backends()
+    )
 
 
-def test_auto_voice_without_piper_or_espeak_is_text_only(monkeypatch, tmp_path, unreachable_hub):
+def test_auto_voice_without_a_cpu_voice_is_text_only(monkeypatch, tmp_path, unreachable_hub):
+    monkeypatch.setitem(sys.modules, "hibari", None)
     monkeypatch.setitem(sys.modules, "piper", None)
     monkeypatch.setenv("PATH", str(tmp_path))
     app.start(Settings(voice="auto", tts_model="nobody/not-a-cached-model"))
@@ -242,7 +247,7 @@ def test_python_app_starts_offline_hears_and_speaks_a_classic_answer(tmp_path, p
                 time.sleep(0.25)
         print(f"python app.py served its page after {time.monotonic() - started:.1f} s")
         assert server.poll() is None, log.read_text()
-        assert "piper voice" in log.read_text(), log.read_text()
+        assert "hibari voice" in log.read_text(), log.read_text()
 
         assert "Heard by Whisper tiny.en on this machine" in log.read_text()
         client = Client(url, verbose=False)
