@@ -4,6 +4,7 @@ The CPU voices live here, and the choice of voice (`load_voice`); Parler-TTS (a 
 stand-in) lives in `parler.py`.
 """
 
+import itertools
 import json
 import re
 import shutil
@@ -115,6 +116,8 @@ class PiperVoice:
 HIBARI_GAIN = 1.6  # heart peaks at 0.3 to 0.5 unnormalised: this gain makes it about as loud as Piper's joe
 HIBARI_SEED = 0  # hibari's noise comes from a seeded generator: the same text sounds the same every time
 ABBREVIATED_NO = re.compile(r"\bno\.(?!\s*\d)")
+HIBARI_LEAD_S = 0.1  # silence kept before an answer's first word: hibari starts with 0.25 to 0.35 s (Piper 0.05 s)
+QUIET = 10 ** (-55 / 20)  # samples quieter than -55 dBFS are silence
 
 
 class HibariVoice:
@@ -147,12 +150,23 @@ class HibariVoice:
         """Yield each sentence as soon as hibari has spoken it (`in_chunks`), every one at the same gain.
 
         The first sentence is not split at its first clause, as Piper's is: hibari speaks a sentence in a few hundredths
-        of a second, and a clause spoken alone ends in 0.4 s of silence, which made a comma's pause 0.7 s long.
+        of a second, and a clause spoken alone ends in 0.4 s of silence, which made a comma's pause 0.7 s long. The
+        silence before the first word is cut to `HIBARI_LEAD_S`, so the first word comes 0.2 s sooner.
         """
         sentences = (
             np.clip(self.gain * audio, -1, 1) for audio in self.engine.stream(no_as_a_word(text), seed=self.seed)
         )
-        yield from in_chunks(sentences, self.first_frames, self.chunk_frames, self.max_frames)
+        first = next(sentences, None)
+        if first is None:
+            return
+        first = with_short_lead(first, self.sampling_rate)
+        yield from in_chunks(itertools.chain([first], sentences), self.first_frames, self.chunk_frames, self.max_frames)
+
+
+def with_short_lead(audio: np.ndarray, rate: int, lead_s: float = HIBARI_LEAD_S) -> np.ndarray:
+    """The audio with at most `lead_s` of silence before its first sound."""
+    sounding = np.flatnonzero(np.abs(audio) > QUIET)
+    return audio[max(0, sounding[0] - round(lead_s * rate)) :] if len(sounding) else audio
 
 
 def no_as_a_word(text: str) -> str:

@@ -16,7 +16,7 @@ from hear import LocalEars, load_question, to_wav
 from oracle import CLASSIC_ANSWERS
 from parler import gpu_present
 from settings import Settings
-from voices import HibariVoice, Rehearsed, no_as_a_word
+from voices import HibariVoice, Rehearsed, no_as_a_word, with_short_lead
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,12 @@ def test_a_no_before_no_number_is_the_word_no(text, spoken):
 
 @pytest.mark.parametrize("answer", CLASSIC_ANSWERS)
 def test_whisper_hears_each_classic_answer_as_written(hibari, ears, tmp_path, answer):
-    """Spoken by hibari, heard through `load_question` as the app hears a recording ("no", not "number")."""
+    """Spoken by hibari, heard through `load_question` as the app hears a recording ("no", not "number"). Whisper's
+    spelling of a compound is not what a listener hears: "Out look" is "Outlook"."""
     recording = tmp_path / "answer.wav"
     recording.write_bytes(to_wav(np.concatenate(list(hibari.speak(answer))), hibari.sampling_rate))
-    assert words(ears.transcribe(load_question(str(recording), 30.0))) == words(answer)
+    heard = ears.transcribe(load_question(str(recording), 30.0))
+    assert "".join(words(heard)) == "".join(words(answer)), heard
 
 
 def test_chunks_join_without_a_seam(hibari):
@@ -71,6 +73,7 @@ def test_chunks_join_without_a_seam(hibari):
     voice = HibariVoice(first_chunk_s=0.1, chunk_s=0.05)
     chunks = list(voice.speak(text))
     sentences = [np.clip(voice.gain * audio, -1, 1) for audio in hibari.engine.stream(text, seed=voice.seed)]
+    sentences[0] = with_short_lead(sentences[0], voice.sampling_rate)  # the answer starts 0.1 s before its first word
     assert len(sentences) == 2 and all(len(chunk) <= 0.05 * voice.sampling_rate for chunk in chunks)
     np.testing.assert_array_equal(np.concatenate(chunks), np.concatenate(sentences))
 
@@ -79,7 +82,10 @@ def test_the_first_chunk_is_the_first_sentence_and_speech_stops_at_the_longest_a
     """Not its first clause: spoken alone, a clause ends in silence, and the comma's pause would last 0.7 s."""
     voice = HibariVoice(chunk_s=10.0)
     first = next(iter(voice.speak("Signs point to yes, but the stars advise patience. Ask again.")))
-    assert len(first) == len(next(hibari.engine.stream("Signs point to yes, but the stars advise patience.")))
+    sentence = next(hibari.engine.stream("Signs point to yes, but the stars advise patience.", seed=voice.seed))
+    assert len(first) == len(with_short_lead(np.clip(voice.gain * sentence, -1, 1), voice.sampling_rate))
+    assert np.abs(first[: round(0.09 * voice.sampling_rate)]).max() < 0.01  # 0.1 s of silence, then the first word
+    assert np.abs(first[round(0.11 * voice.sampling_rate) : round(0.3 * voice.sampling_rate)]).max() > 0.05
     voice = HibariVoice(max_speech_s=0.6)
     assert sum(len(chunk) for chunk in voice.speak("Concentrate and ask again. The answer is hazy.")) == round(
         0.6 * 24000
