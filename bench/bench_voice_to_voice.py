@@ -7,7 +7,11 @@ question, spoken by Piper, then silence, once; the page presses Record, and
 - main-press-stop: today's main flow (bench/main_press_stop.py), Stop pressed 0.6 s after the last word;
 - press-stop: ours with hands-free off (--turn-pause-s 0), Stop pressed 0.6 s after the last word;
 - hands-free: ours as it starts, nobody presses Stop; hands-free-0.5: the same with a longer pause (0.5 s, the
-  default before).
+  default before);
+- thinking: ours as it starts, questions with a 0.7 s pause to think after an unfinished phrase ("Should I ... take
+  the new job?"), asked only with --only;
+- stop-0.3, stop-0.6, stop-1.0, stop-1.5: ours as it starts, and the person presses Stop that long after their last
+  word anyway (the answer must play once, to its end), asked only with --only.
 
     python bench/bench_voice_to_voice.py                 # 5 questions per configuration (after 1 not counted)
     python bench/bench_voice_to_voice.py --questions 10 --only hands-free
@@ -18,8 +22,8 @@ the same run, question for question.
 
 Per answer, from the last word (the microphone's start in the page plus where the speech ends in the WAV) and, with
 Stop, from the click: to "You asked" on the page, to the answer in the ball, to the first sound; and whether the words
-heard are the question's. It prints a table of medians (max in brackets), writes every figure to
-bench/results/voice_to_voice-<time>.json, and prints one JSON line last.
+heard are the question's, and whether the answer played once, to its end. It prints a table of medians (max in
+brackets), writes every figure to bench/results/voice_to_voice-<time>.json, and prints one JSON line last.
 """
 
 import argparse
@@ -45,13 +49,26 @@ QUESTIONS = [
     "Shall I go to the party tonight?",
     "Am I going to win the game?",
 ]
-CONFIGS = {  # name: (the page, turn pause (s) or None for the default, Stop pressed, what it is)
-    "main-press-stop": ("main", 0.0, True, "today's main, press Stop"),
-    "press-stop": ("ours", 0.0, True, "ours, press Stop"),
-    "hands-free": ("ours", None, False, "ours, hands-free"),
-    "hands-free-0.5": ("ours", 0.5, False, "ours, hands-free, a 0.5 s pause"),
+THINKING = [  # an unfinished phrase, a pause to think, the rest of the question
+    ("Should I", "take the new job?"),
+    ("Will my sister", "like my present?"),
+    ("Is it a good idea to", "move abroad?"),
+    ("Am I going to", "win the game?"),
+]
+THINKING_S = 0.7  # the pause inside a thinking question
+# name: (the page, turn pause (s) or None for the default, Stop pressed this long after the last word (s) or None,
+# the questions, the configuration the server runs (what another checkout knows it as), what it is)
+CONFIGS = {
+    "main-press-stop": ("main", 0.0, 0.6, "finished", "main-press-stop", "today's main, press Stop"),
+    "press-stop": ("ours", 0.0, 0.6, "finished", "press-stop", "ours, press Stop"),
+    "hands-free": ("ours", None, None, "finished", "hands-free", "ours, hands-free"),
+    "hands-free-0.5": ("ours", 0.5, None, "finished", "hands-free-0.5", "ours, hands-free, a 0.5 s pause"),
+    "thinking": ("ours", None, None, "thinking", "hands-free", "hands-free, a 0.7 s pause to think inside"),
+    **{
+        f"stop-{after}": ("ours", None, after, "finished", "hands-free", f"hands-free, Stop pressed {after} s late")
+        for after in (0.3, 0.6, 1.0, 1.5)
+    },
 }
-STOP_AFTER_S = 0.6  # the person presses Stop this long after their last word, as in issue 18's measurement
 SILENCE_S = 6.0  # after the question, the microphone plays silence this long
 SPEECH_DBFS = -40.0  # a 10 ms frame louder than this is speech, when finding the last word in the WAV
 # What the page shows, noted with the page's clock: the microphone starting, "You asked", the answer in the ball.
@@ -75,6 +92,7 @@ METRICS = {  # key: column title
     "sound_s": "last word -> first sound (s)",
     "stop_to_sound_s": "Stop click -> first sound (s)",
 }
+ANSWER_ENDS_S = 20  # an answer not played to its end within this long after its first sound was cut
 
 
 def serve(name: str, port: int) -> None:
@@ -83,7 +101,7 @@ def serve(name: str, port: int) -> None:
     import patches
     from settings import Settings
 
-    page, pause_s, _, _ = CONFIGS[name]
+    page, pause_s = CONFIGS[name][:2]
     settings = Settings(voice="piper", offline=True, asr_model="local")
     if pause_s is not None:
         settings = Settings(voice="piper", offline=True, asr_model="local", turn_pause_s=pause_s)
@@ -99,11 +117,19 @@ def serve(name: str, port: int) -> None:
     )
 
 
-def question_wav(path: Path, voice, text: str) -> tuple[Path, float]:
-    """The question spoken by Piper, then silence, as a WAV; and where its last word ends (s)."""
-    from conftest import write_speech
+def question_wav(path: Path, voice, parts: tuple[str, ...]) -> tuple[Path, float]:
+    """The question spoken by Piper (its parts with a pause to think between), then silence, as a WAV; and where its
+    last word ends (s)."""
+    from conftest import write_samples
 
-    write_speech(path, voice, text, silence_s=SILENCE_S)
+    pause = np.zeros(round(THINKING_S * voice.sampling_rate), np.float32)
+    pieces = [np.concatenate(list(voice.speak(part))) for part in parts]
+    speech = np.concatenate([piece for part in pieces for piece in (part, pause)][:-1])
+    write_samples(
+        path,
+        np.concatenate([speech, np.zeros(round(SILENCE_S * voice.sampling_rate), np.float32)]),
+        voice.sampling_rate,
+    )
     with wave.open(str(path)) as reader:
         rate = reader.getframerate()
         samples = np.frombuffer(reader.readframes(reader.getnframes()), np.int16).astype(np.float32) / 32768
@@ -125,25 +151,32 @@ def ask(playwright, url: str, config: str, wav: Path, speech_s: float, question:
         page.record(streaming=CONFIGS[config][0] == "ours")
         page.page.wait_for_function("window.voiceLog.mic !== undefined", timeout=10_000)
         last_word = page.page.evaluate("window.voiceLog.mic") + speech_s * 1000
-        press_stop = CONFIGS[config][2]
-        if press_stop:
-            page.page.wait_for_function(f"performance.now() > {last_word + STOP_AFTER_S * 1000}", polling=10)
+        stop_after_s = CONFIGS[config][2]
+        if stop_after_s is not None:
+            page.page.wait_for_function(f"performance.now() > {last_word + stop_after_s * 1000}", polling=10)
             page.page.get_by_role("button", name="Stop").click()
         try:
             page.page.wait_for_function("window.audioLog.some(e => e.type === 'sounding')", timeout=30_000)
         except Exception:
-            return {"answered": False, "words_right": False}
+            return {"answered": False, "words_right": False, "played_once": False}
         log, sound = page.page.evaluate("window.voiceLog"), next(e for e in page.audio_log() if e["type"] == "sounding")
+        try:
+            page.page.wait_for_function("window.audioLog.some(e => e.type === 'ended')", timeout=ANSWER_ENDS_S * 1000)
+        except Exception:
+            pass
+        page.page.wait_for_timeout(2000)  # a second answer would start by now
+        events = [e["type"] for e in page.audio_log()]
         clicks = [e["t"] for e in page.audio_log() if e["type"] == "click"]
         heard = page.page.locator(".heard q").inner_text()
         return {
             "answered": True,
             "words_right": words(heard) == words(question),
+            "played_once": events.count("sounding") == 1 and events.count("ended") == 1,
             "heard": heard,
             "heard_s": (log["heard"] - last_word) / 1000,
             "answer_s": (log["answer"] - last_word) / 1000,
             "sound_s": (sound["t"] - last_word) / 1000,
-            "stop_to_sound_s": (sound["t"] - clicks[-1]) / 1000 if press_stop else None,
+            "stop_to_sound_s": (sound["t"] - clicks[-1]) / 1000 if stop_after_s is not None else None,
         }
     finally:
         browser.close()
@@ -167,15 +200,16 @@ def run_config(
     )
     with open(workdir / f"{name}.log", "w") as server_log:
         process = subprocess.Popen(
-            [*serving, "--serve", name, "--port", str(port)],
+            [*serving, "--serve", CONFIGS[name][4], "--port", str(port)],
             stdout=server_log,
             stderr=subprocess.STDOUT,
         )
     url, results = f"http://127.0.0.1:{port}/", []
     try:
         wait_for_server(url, process)
+        asked = wavs[CONFIGS[name][3]]
         for i in range(warmup + questions):
-            text, wav, speech_s = wavs[i % len(wavs)]
+            text, wav, speech_s = asked[i % len(asked)]
             result = ask(playwright, url, name, wav, speech_s, text)
             print(name, "warm-up" if i < warmup else "", text, json.dumps(result), file=sys.stderr)
             results += [dict(result, question=text)] if i >= warmup else []
@@ -187,7 +221,12 @@ def run_config(
 
 def summarise(results: list[dict]) -> dict:
     answered = [r for r in results if r["answered"]]
-    summary = {"answered": len(answered), "asked": len(results), "words_right": sum(r["words_right"] for r in results)}
+    summary = {
+        "answered": len(answered),
+        "asked": len(results),
+        "words_right": sum(r["words_right"] for r in results),
+        "played_once": sum(r.get("played_once", False) for r in results),
+    }
     for key in METRICS:
         values = [r[key] for r in answered if r.get(key) is not None]
         if values:
@@ -196,22 +235,23 @@ def summarise(results: list[dict]) -> dict:
 
 
 def print_table(summary: dict) -> None:
-    print("| configuration | " + " | ".join(METRICS.values()) + " | answered | words right |")
-    print("|---|" + "---:|" * (len(METRICS) + 2))
+    print("| configuration | " + " | ".join(METRICS.values()) + " | answered | words right | played once, to its end |")
+    print("|---|" + "---:|" * (len(METRICS) + 3))
     for label, figures in summary.items():
         name, _, checkout = label.partition("@")
         cells = [f"{figures[k]['median']:.2f} ({figures[k]['max']:.2f})" if k in figures else "-" for k in METRICS]
-        counts = [f"{figures['answered']}/{figures['asked']}", f"{figures['words_right']}/{figures['asked']}"]
-        print(f"| {CONFIGS[name][3]}{f' ({checkout})' if checkout else ''} | " + " | ".join(cells + counts) + " |")
+        counts = [f"{figures[key]}/{figures['asked']}" for key in ("answered", "words_right", "played_once")]
+        print(f"| {CONFIGS[name][5]}{f' ({checkout})' if checkout else ''} | " + " | ".join(cells + counts) + " |")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=5, help="questions per configuration")
     parser.add_argument("--warmup", type=int, default=1, help="questions first asked of each app, not counted")
-    parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    everyday = ["main-press-stop", "press-stop", "hands-free", "hands-free-0.5"]
+    parser.add_argument("--only", nargs="+", choices=list(CONFIGS), default=everyday)
     parser.add_argument("--against", type=Path, help="another checkout whose configurations run beside these")
-    parser.add_argument("--serve", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -225,7 +265,15 @@ def main(argv: list[str] | None = None) -> None:
     voice = PiperVoice()
     voice.synthesis.noise_scale = voice.synthesis.noise_w_scale = 0.0  # the same question in every run
     with tempfile.TemporaryDirectory() as workdir, sync_playwright() as playwright:
-        wavs = [(text, *question_wav(Path(workdir) / f"q{i}.wav", voice, text)) for i, text in enumerate(QUESTIONS)]
+        wavs = {
+            "finished": [
+                (text, *question_wav(Path(workdir) / f"q{i}.wav", voice, (text,))) for i, text in enumerate(QUESTIONS)
+            ],
+            "thinking": [
+                (" ".join(parts), *question_wav(Path(workdir) / f"t{i}.wav", voice, parts))
+                for i, parts in enumerate(THINKING)
+            ],
+        }
         runs = [(name, None) for name in args.only]
         if args.against:
             runs += [(name, args.against.resolve()) for name in args.only]
