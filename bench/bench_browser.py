@@ -56,9 +56,11 @@ CONFIGS = {  # name: (app, voice, answers, what it is)
     "ours-tiny-parler": ("ours", "tiny", "classic", "ours, tiny Parler-TTS (CPU, slower than real time)"),
     "guide-tiny-parler": ("guide", "tiny", "classic", "guide's app, tiny Parler-TTS (CPU)"),
     "player-only": ("player-only", "espeak", "classic", "a page with only our player, espeak-ng instant"),
+    "ours-piper": ("ours", "piper", "classic", "ours, Piper (CPU), classic answer"),
+    "ours-hibari": ("ours", "hibari", "classic", "ours, hibari (CPU), classic answer"),
 }
 # Run only when asked for (--only): ours on a page with nothing else, to tell the page's weight from the player's.
-ASKED_FOR_ONLY = ["player-only"]
+ASKED_FOR_ONLY = ["player-only", "ours-piper", "ours-hibari"]
 METRICS = {  # key: column title
     "first_sound_s": "click -> first sound (s)",
     "after_segment_s": "first segment on server -> first sound (s)",
@@ -129,7 +131,7 @@ def serve(name: str, port: int, log_path: str) -> None:
     from oracle import ClassicOracle, LLMOracle
     from parler import TINY_SUPPRESSED_IDS, char_tokenizer, tiny_parler_model, tiny_random_voice
     from settings import Settings
-    from voices import EspeakVoice
+    from voices import EspeakVoice, HibariVoice, PiperVoice
 
     app_name, voice_name, answers, _ = CONFIGS[name]
     defaults = Settings()
@@ -148,6 +150,8 @@ def serve(name: str, port: int, log_path: str) -> None:
             "espeak": lambda: EspeakVoice(**chunks),
             "paced": lambda: PacedVoice(EspeakVoice(**chunks)),
             "tiny": lambda: tiny_random_voice(description="A calm voice.", max_speech_s=TINY_SPEECH_S, **chunks),
+            "piper": lambda: PiperVoice(**chunks),
+            "hibari": lambda: HibariVoice(**chunks),
         }[voice_name]()
         record_segments(log_path)
         if app_name == "ours":

@@ -1,7 +1,7 @@
 """Voice to voice in a real browser: from the last word of a spoken question to the answer's first sound.
 
 Each configuration is served on 127.0.0.1 in a process of its own: local Whisper tiny.en hears, the classic toy
-answers, Piper speaks. For each question, headless Chromium (Playwright) starts with a fake microphone that plays the
+answers, Piper speaks (hibari in hands-free-hibari). For each question, headless Chromium (Playwright) starts with a fake microphone that plays the
 question, spoken by Piper, then silence, once; the page presses Record, and
 
 - main-press-stop: today's main flow (bench/main_press_stop.py), Stop pressed 0.6 s after the last word;
@@ -64,6 +64,7 @@ CONFIGS = {
     "hands-free": ("ours", None, None, "finished", "hands-free", "ours, hands-free"),
     "hands-free-0.5": ("ours", 0.5, None, "finished", "hands-free-0.5", "ours, hands-free, a 0.5 s pause"),
     "thinking": ("ours", None, None, "thinking", "hands-free", "hands-free, a 0.7 s pause to think inside"),
+    "hands-free-hibari": ("ours", None, None, "finished", "hands-free-hibari", "ours, hands-free, hibari speaks"),
     **{
         f"stop-{after}": ("ours", None, after, "finished", "hands-free", f"hands-free, Stop pressed {after} s late")
         for after in (0.3, 0.6, 1.0, 1.5)
@@ -102,9 +103,9 @@ def serve(name: str, port: int) -> None:
     from settings import Settings
 
     page, pause_s = CONFIGS[name][:2]
-    settings = Settings(voice="piper", offline=True, asr_model="local")
+    settings = Settings(voice="hibari" if name.endswith("hibari") else "piper", offline=True, asr_model="local")
     if pause_s is not None:
-        settings = Settings(voice="piper", offline=True, asr_model="local", turn_pause_s=pause_s)
+        settings = replace(settings, turn_pause_s=pause_s)
     if page != "main":
         app.serve(replace(settings, host="127.0.0.1", port=port), quiet=True)
         return
