@@ -1,8 +1,8 @@
 """Voice to voice in a real browser: from the last word of a spoken question to the answer's first sound.
 
 Each configuration is served on 127.0.0.1 in a process of its own: local Whisper tiny.en hears, the classic toy
-answers, Piper speaks (hibari in hands-free-hibari). For each question, headless Chromium (Playwright) starts with a fake microphone that plays the
-question, spoken by Piper, then silence, once; the page presses Record, and
+answers, Piper speaks (hibari in hands-free-hibari). For each question, headless Chromium (Playwright) starts with a
+fake microphone that plays the question, spoken by Piper, then silence, once; the page presses Record, and
 
 - main-press-stop: today's main flow (bench/main_press_stop.py), Stop pressed 0.6 s after the last word;
 - press-stop: ours with hands-free off (--turn-pause-s 0), Stop pressed 0.6 s after the last word;
