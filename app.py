@@ -222,9 +222,7 @@ def read_response(answer: str | None):
         yield answer, None
         return
     segments = Segments(voice.sampling_rate)
-    # The player gets the stream's address now, and sets itself up while the voice speaks; one silent sample starts
-    # gradio's encoder (an ffmpeg process: about 0.1 s) meanwhile.
-    yield gr.skip(), to_wav(np.zeros(1, np.float32), voice.sampling_rate)
+    yield gr.skip(), None  # the player gets the stream's address now, and sets itself up while the voice speaks
     with explained_failures(VOICE_FAILED), closing(voice.speak(answer)) as chunks:
         for chunk in chunks:
             audio = segments.add(chunk)  # held back, it is still a yield: where gradio stops a voice nobody hears
@@ -452,6 +450,8 @@ def serve(settings: Settings, voice: Voice | None = None, **launch_options) -> s
     start(settings, voice)
     print(describe_backends())
     patches.install()
+    if ball.voice:
+        patches.start_encoder(ball.voice.sampling_rate)  # the first answer's
     _, url, _ = configure_queue(settings).launch(
         share=settings.share,
         server_name=settings.host,

@@ -8,6 +8,7 @@ parler-tts's adaptations to transformers 5 live in parler_compat.py, which check
 import importlib.metadata
 import os
 import re
+import threading
 from collections import deque
 
 import gradio as gr
@@ -75,6 +76,9 @@ def install() -> None:
       every frame the audio fed so far completes, at most `ENCODER_WAIT_S`, not only for the first frame ready: gradio's
       first segment of a 0.28 s chunk held 46 ms, too little to start the player, and the rest of that chunk waited
       for the next one. Upstream: none (gradio takes what is ready at once, so that short chunks never wait).
+    - `AacStreamEncoder`, as gradio's audio output starts one for a new answer, is an encoder started ahead for that
+      sampling rate (`start_encoder`), and another is started for the next answer: an ffmpeg process takes about
+      0.05 s to come up, which an instant voice waited for. Upstream: none found.
     - `segment_from_frames` (where gradio's audio output makes each segment) starts every AAC segment with its
       timestamp (`hls.timestamp_tag`), as RFC 8216 section 3.4 asks of packed audio: native HLS players (Safari
       before iOS 17.1) need it. Upstream: none found.
@@ -152,11 +156,30 @@ def install() -> None:
     AacStreamEncoder.feed = feed_and_count
     AacStreamEncoder.take = take_completed_frames
     audio_output.segment_from_frames = segment_with_timestamp
+    audio_output.AacStreamEncoder = encoder_started_ahead
     GradioMCPServer._execute_tool_without_progress = tool_outputs
     Queue.wait_for_event_or_timeout = staticmethod(wait_for_next_chunk)
     Event.is_finished = property(
         lambda event: finished(event) and not waiting_chunks(event) and not getattr(event, "handing_chunk", False)
     )
+
+
+SPARE_ENCODERS: dict[tuple[int, int], AacStreamEncoder] = {}  # (sampling rate, channels): one started ahead
+SPARE_ENCODERS_LOCK = threading.Lock()
+
+
+def start_encoder(sample_rate: int, channels: int = 1) -> None:
+    """Start an AAC encoder for the next answer streamed at `sample_rate`, unless one is waiting already."""
+    with SPARE_ENCODERS_LOCK:
+        SPARE_ENCODERS.setdefault((sample_rate, channels), AacStreamEncoder(sample_rate, channels))
+
+
+def encoder_started_ahead(sample_rate: int, channels: int, *args, **kwargs) -> AacStreamEncoder:
+    """The encoder started ahead for this sampling rate, or a new one; and one started for the next answer."""
+    with SPARE_ENCODERS_LOCK:
+        encoder = SPARE_ENCODERS.pop((sample_rate, channels), None)
+    start_encoder(sample_rate, channels)
+    return encoder or AacStreamEncoder(sample_rate, channels, *args, **kwargs)
 
 
 CHUNK_PATH = API_PREFIX + "/stream/{event_id}"  # where the page sends each next chunk of a streaming input

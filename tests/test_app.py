@@ -68,7 +68,7 @@ def test_read_response_streams_chunks_that_each_decode(online_settings, tiny_voi
     opening, *spoken = app.read_response("Outlook good.")
     chunks = [(text, data) for text, data in spoken if data]
 
-    assert opening[0] == gr.skip() and wav_seconds(opening[1]) < 0.001  # the stream opens before the voice speaks
+    assert opening == (gr.skip(), None)  # the player's stream opens before the first chunk is spoken
     assert len(chunks) >= 3
     assert all(text == "Outlook good." for text, _ in chunks)
     for _, data in chunks:
