@@ -337,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{' '.join(load)}, at the end {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
     )
     print_table(summary)
-    save("browser", summary)
+    chosen = "" if args.only == everyday and not args.against else "-" + "-".join(args.only)
+    save("browser" + chosen + (f"-against-{args.against.resolve().name}" if args.against else ""), summary)
 
 
 if __name__ == "__main__":

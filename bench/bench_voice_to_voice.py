@@ -168,7 +168,8 @@ def ask(playwright, url: str, config: str, wav: Path, speech_s: float, question:
         page.page.wait_for_timeout(2000)  # a second answer would start by now
         events = [e["type"] for e in page.audio_log()]
         clicks = [e["t"] for e in page.audio_log() if e["type"] == "click"]
-        heard = page.page.locator(".heard q").inner_text()
+        heard = page.page.locator(".heard q").all_inner_texts()  # none when the page showed no question
+        heard = heard[0] if heard else ""
         return {
             "answered": True,
             "words_right": words(heard) == words(question),
