@@ -39,7 +39,7 @@ document.addEventListener("play", () => { watching ??= setInterval(watchPosition
 // gradio 6.31 plays each answer in the same <audio>: a new stream empties it, and its first sound is noted again.
 document.addEventListener("emptied", (e) => { sounded.delete(e.target); last.delete(e.target); }, true);
 """
-# gradio 6.17.3's streaming recorder loads extendable-media-recorder and its WAV encoder (two workers) after the page
+# gradio's streaming recorder loads extendable-media-recorder and its WAV encoder (two workers) after the page
 # shows: a Record click before they are ready starts no recording (the page throws "c is not a constructor"). The page
 # notes when the second of those workers starts.
 RECORDER_SCRIPT = """

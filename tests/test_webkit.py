@@ -61,7 +61,7 @@ def test_typed_question_is_answered_aloud_in_webkit(webkit, served, iphone):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="WebKitGTK 2.50: getUserMedia gives the mock microphone and Record starts, but gradio 6.17.3's streaming "
+    reason="WebKitGTK 2.50: getUserMedia gives the mock microphone and Record starts, but gradio's streaming "
     "recorder sends no chunk, so Stop says 'I heard no question' (docs/browsers.md)",
 )
 def test_microphone_records_in_webkit(webkit, served, inference_server):
