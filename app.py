@@ -44,6 +44,9 @@ UPLOAD_BYTES_PER_S = 48_000 * 2 * 2 * 2  # a 48 kHz stereo 16-bit WAV, twice ove
 TURN_WAIT_MARGIN_S = 10.0  # a hands-free answer's event waits for its turn at most `max_question_s` and this long
 PLAYER_START_S = 0.5  # from the first chunk of an answer on the server to its first sound in the page, and a margin
 CHUNK_EVERY_S = 0.25  # the microphone's chunks reach the server this often
+# What an event of the page yields when it has nothing to show: one that yields nothing at all empties its outputs, and
+# Stop pressed after a hands-free question was answered emptied the player while that answer played.
+UNCHANGED = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
 
 @dataclass(frozen=True)
@@ -352,7 +355,8 @@ def respond_turn(listener: Listener | None, request: gr.Request = None, signed_i
 
     It waits in a group of its own (a question can go on after a short pause), and speaks within `ball.speaking`."""
     if listener is None or listener.asked == 0 or listener.phase == "idle":
-        return  # the page's first count, or Stop came first (and answered)
+        yield UNCHANGED  # the page's first count, or Stop came first (and answered)
+        return
     yield gr.skip(), None, gr.skip(), gr.skip()  # the player gets the stream's address now
     turn = listener.wait_for_turn(ball.settings.max_question_s + TURN_WAIT_MARGIN_S)
     if turn is not None:
@@ -368,6 +372,8 @@ def respond_stopped(listener: Listener | None, request: gr.Request = None, signe
         yield from answer_turn(turn, listener, False, who_answers(request, signed_in, spoken=True))
     elif listener is None or listener.asked == 0:
         raise gr.Error("I heard no question. Press Record, ask your question, then press Stop.", print_exception=False)
+    else:
+        yield UNCHANGED  # the question was answered already: its answer plays on
 
 
 @spaces.GPU(duration=gpu_seconds)

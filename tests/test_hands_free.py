@@ -138,6 +138,24 @@ def test_stop_during_the_pause_answers_once(playwright, piper_voice, tmp_path):
             browser.close()
 
 
+def test_stop_pressed_while_the_answer_plays_only_stops_listening(playwright, piper_voice, tmp_path):
+    """People press Stop a moment after they finish: the answer already playing plays on, once, to its end."""
+    plays = microphone(tmp_path / "q.wav", piper_voice, ["Is today my lucky day?"], silence_s=ANSWER_PLAYS_S)
+    with serving(Settings(), piper_voice) as url:
+        browser, page = open_page(playwright, url, plays)
+        try:
+            page.record()
+            page.page.wait_for_function("window.audioLog.some(e => e.type === 'sounding')", timeout=TIMEOUT_MS)
+            page.page.get_by_role("button", name="Stop").click()
+            assert_answered(page, "Is today my lucky day?")
+            page.page.wait_for_timeout(1000)
+            events = [e["type"] for e in page.audio_log()]
+            assert events.count("sounding") == 1 and events.count("ended") == 1, f"one answer, to its end: {events}"
+            assert not page.page.get_by_test_id("toast-body").count(), "no message"
+        finally:
+            browser.close()
+
+
 @pytest.mark.parametrize("failure", ["connection", "server error"])
 def test_sound_that_cannot_reach_the_app_is_told_on_the_page(playwright, hands_free_app, failure, tmp_path):
     rate = 22050
