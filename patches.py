@@ -171,7 +171,8 @@ SPARE_ENCODERS_LOCK = threading.Lock()
 def start_encoder(sample_rate: int, channels: int = 1) -> None:
     """Start an AAC encoder for the next answer streamed at `sample_rate`, unless one is waiting already."""
     with SPARE_ENCODERS_LOCK:
-        SPARE_ENCODERS.setdefault((sample_rate, channels), AacStreamEncoder(sample_rate, channels))
+        if (sample_rate, channels) not in SPARE_ENCODERS:  # not setdefault: it would start a process left running
+            SPARE_ENCODERS[(sample_rate, channels)] = AacStreamEncoder(sample_rate, channels)
 
 
 def encoder_started_ahead(sample_rate: int, channels: int, *args, **kwargs) -> AacStreamEncoder:

@@ -1,6 +1,8 @@
 """The playlist our HLS route serves: the real target duration, a reload that waits for the next segment, the end."""
 
 import asyncio
+import os
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -173,3 +175,18 @@ def test_each_segment_starts_with_its_timestamp_for_native_hls():
     assert decoded_seconds(b"".join(segment["data"] for segment in segments), "aac") == pytest.approx(
         before_s, abs=1e-3
     )
+
+
+def ffmpeg_children() -> int:
+    """The ffmpeg processes this test process started that are still running."""
+    found = subprocess.run(["ps", "--ppid", str(os.getpid()), "-o", "comm="], capture_output=True, text=True).stdout
+    return found.split().count("ffmpeg")
+
+
+def test_the_encoder_started_ahead_is_one_per_sampling_rate():
+    """Serving the app again (as the tests do) reuses the encoder waiting for the next answer: no process piles up."""
+    patches.start_encoder(RATE)
+    running = ffmpeg_children()
+    for _ in range(3):
+        patches.start_encoder(RATE)
+    assert ffmpeg_children() == running
