@@ -288,6 +288,8 @@ def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
     if listener is None:
         speculate = isinstance(ball.ears, LocalEars)  # free to transcribe twice; the Inference API hears once
         prepare = answer_ahead if isinstance(ball.voice, Rehearsed) else None  # a free oracle and a CPU voice
+        if prepare:
+            ball.voice.learn(ball.oracle.answers)  # the classic toy's twenty: its answers then wait for nothing
         ending, max_question_s = turn_end(ball.settings), ball.settings.max_question_s
         listener = Listener(ball.transcriptions, ending, max_question_s, speculate, prepare, ball.smart_turn)
     if chunk is not None:

@@ -52,6 +52,7 @@ class Oracle(Protocol):
     name: str
     listens: bool  # whether the answer depends on the question (and a spoken one must be transcribed)
     spends_quota: bool  # whether answering is paid from the token's Inference quota
+    answers: tuple[str, ...]  # every answer it can give, when they are known ahead (a voice can learn them)
 
     def answer(self, question: str) -> str: ...
 
@@ -66,6 +67,7 @@ class ClassicOracle:
     name = "the classic Magic 8 Ball (twenty answers, offline)"
     listens = False
     spends_quota = False
+    answers = CLASSIC_ANSWERS
 
     def answer(self, question: str) -> str:
         return random.choice(CLASSIC_ANSWERS)
@@ -82,6 +84,7 @@ class LLMOracle:
 
     listens = True
     spends_quota = True
+    answers = ()
 
     def __init__(self, client: InferenceClient, model: str, visitor: bool = False):
         self.client = client

@@ -6,6 +6,7 @@ stand-in) lives in `parler.py`.
 
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -227,24 +228,46 @@ def espeak_wav(command: list[str], text: str) -> Iterator[wave.Wave_read]:
 
 class Rehearsed:
     """A CPU voice that can speak a text ahead of time (while a hands-free question's last pause is confirmed) and
-    then play it from memory, once. It remembers the `keep` texts it rehearsed last."""
+    then play it from memory. It remembers the `keep` texts it rehearsed last, and the texts it learned by heart (an
+    oracle's every answer, when it has few) for good."""
 
     def __init__(self, voice: Voice, keep: int = 8):
         self.voice, self.name, self.sampling_rate, self.keep = voice, voice.name, voice.sampling_rate, keep
         self.spoken: OrderedDict[str, list[np.ndarray]] = OrderedDict()
+        self.by_heart: dict[str, list[np.ndarray]] = {}
         self.lock = threading.Lock()
+        self.learning: threading.Thread | None = None
 
     def rehearse(self, text: str) -> None:
-        """Speak `text` now, into memory."""
+        """Speak `text` now, into memory, unless it is known by heart."""
+        if text in self.by_heart:
+            return
         chunks = list(self.voice.speak(text))
         with self.lock:
             self.spoken[text] = chunks
+            self.spoken.move_to_end(text)
             while len(self.spoken) > self.keep:
                 self.spoken.popitem(last=False)
 
+    def learn(self, texts: tuple[str, ...]) -> None:
+        """Learn `texts` by heart, in a background thread at the lowest CPU priority, once: answering goes first."""
+        with self.lock:
+            if self.learning is not None or not texts:
+                return
+            self.learning = threading.Thread(target=self._learn, args=(texts,), name="learn-answers", daemon=True)
+        self.learning.start()
+
+    def _learn(self, texts: tuple[str, ...]) -> None:
+        if hasattr(os, "setpriority"):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
+        for text in texts:
+            chunks = list(self.voice.speak(text))
+            with self.lock:
+                self.by_heart[text] = chunks
+
     def speak(self, text: str) -> Iterator[np.ndarray]:
         with self.lock:
-            chunks = self.spoken.pop(text, None)
+            chunks = self.by_heart.get(text) or self.spoken.get(text)
         yield from self.voice.speak(text) if chunks is None else chunks
 
 

@@ -173,17 +173,30 @@ def test_no_answer_is_prepared_ahead_while_other_questions_wait_for_a_core(piper
     assert last.result().answer == "Yes.", "nobody waited behind the last one"
 
 
-def test_an_answer_spoken_ahead_plays_from_memory_once_and_says_its_words(piper_voice, transcriptions):
+def test_an_answer_spoken_ahead_plays_from_memory_and_says_its_words(piper_voice, transcriptions):
     voice = Rehearsed(piper_voice, keep=2)
     voice.rehearse("It is certain.")
-    ahead = np.concatenate(list(voice.speak("It is certain.")))
-    assert "It is certain." not in voice.spoken, "played once, then forgotten"
-    assert np.array_equal(ahead, np.concatenate(list(voice.speak("It is certain.")))), "as the voice says it"
-    heard = transcriptions.ears.transcribe(to_wav(resampled(ahead, voice.sampling_rate)))
+    ahead = list(voice.speak("It is certain."))
+    assert all(a is b for a, b in zip(ahead, voice.spoken["It is certain."], strict=True)), "played from memory"
+    heard = transcriptions.ears.transcribe(to_wav(resampled(np.concatenate(ahead), voice.sampling_rate)))
     assert words(heard) == ["it", "is", "certain"]
     for text in ["Yes.", "No.", "Maybe."]:
         voice.rehearse(text)
     assert list(voice.spoken) == ["No.", "Maybe."], "only the last few are kept"
+
+
+def test_the_answers_learned_by_heart_are_kept_and_played_from_memory(piper_voice):
+    voice = Rehearsed(piper_voice, keep=1)
+    voice.learn(("Yes.", "Very doubtful."))
+    voice.learn(("Ask again later.",))  # learning happens once
+    voice.learning.join(timeout=30)
+    assert set(voice.by_heart) == {"Yes.", "Very doubtful."}
+    for text in ["No.", "Maybe.", "Yes."]:
+        voice.rehearse(text)
+    assert list(voice.spoken) == ["Maybe."], "an answer known by heart is not rehearsed again"
+    learned = voice.by_heart["Very doubtful."]
+    assert all(a is b for a, b in zip(voice.speak("Very doubtful."), learned, strict=True)), "played from memory"
+    assert np.concatenate(learned).size > 0.5 * voice.sampling_rate
 
 
 def test_a_question_longer_than_the_limit_ends_there(piper_voice, transcriptions):
