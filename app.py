@@ -300,7 +300,11 @@ def listen(chunk: tuple[int, np.ndarray] | None, listener: Listener | None):
 def turn_end(settings: Settings) -> TurnEnd:
     """The pauses that end a hands-free turn, as the settings ask."""
     return TurnEnd(
-        settings.turn_pause_s, settings.turn_unsure_pause_s, settings.turn_max_pause_s, settings.turn_complete_p
+        settings.turn_pause_s,
+        settings.turn_unsure_pause_s,
+        settings.turn_max_pause_s,
+        settings.turn_complete_p,
+        settings.turn_incomplete_p,
     )
 
 

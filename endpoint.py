@@ -32,7 +32,7 @@ DETERMINERS = set("a an the my your our their".split())
 OPEN_ENDS = (
     AUXILIARIES
     | DETERMINERS
-    | set("to too of at for with about from into than and or but if because whether when while though unless".split())
+    | set("to too of at for with about from into than and or but if because whether when while unless".split())
     | set("get take buy make tell give bring find choose".split())
 )
 
@@ -44,6 +44,8 @@ def unfinished(words: str) -> bool:
     tokens = re.findall(r"[a-z']+", words.lower())
     if not tokens:
         return False
+    if len(tokens) >= 3 and tokens[-3] in ("than", "as") and tokens[-1] in AUXILIARIES:
+        return False  # "… more respectable than he was", "as it is": the verb is left out, not to come
     if tokens[-1] in OPEN_ENDS:
         return True
     bare_subject = len(tokens) == 2 or (len(tokens) == 3 and tokens[1] in DETERMINERS)  # "Will it", "Is the sky"
@@ -54,17 +56,19 @@ def unfinished(words: str) -> bool:
 class TurnEnd:
     """The silence that ends a turn: `pause_s` when it sounds finished (Smart Turn's probability at least
     `complete_p`) and reads finished; `unsure_pause_s` when it reads finished but does not sound it (or nothing judged
-    its sound); `max_pause_s` when it reads unfinished. `pause_s` 0: only Stop ends a turn."""
+    its sound); `max_pause_s` when it reads unfinished, or sounds it beyond doubt (a probability below
+    `incomplete_p`: a person in mid-sentence). `pause_s` 0: only Stop ends a turn."""
 
     pause_s: float
     unsure_pause_s: float
     max_pause_s: float
     complete_p: float
+    incomplete_p: float
 
     def pause_for(self, words: str | None, complete: float | None) -> float:
         """The silence that ends a turn of these words so far (None: not transcribed) whose sound is complete with
         probability `complete` (None: not judged)."""
-        if words is not None and unfinished(words):
+        if (words is not None and unfinished(words)) or (complete is not None and complete < self.incomplete_p):
             return self.max_pause_s
         if complete is not None and complete >= self.complete_p:
             return self.pause_s

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from test_turns import resampled, said
 
-from endpoint import HEARD_SILENCE_S, RATE, TurnEnd, load_smart_turn, unfinished
+import app
+from endpoint import HEARD_SILENCE_S, RATE, load_smart_turn, unfinished
 from settings import Settings
 
-ENDING = TurnEnd(
-    Settings.turn_pause_s, Settings.turn_unsure_pause_s, Settings.turn_max_pause_s, Settings.turn_complete_p
-)
+ENDING = app.turn_end(Settings())
 # Smart Turn v3.2's probabilities for phrases spoken by Piper (joe, noise off) followed by 0.2 s of silence, and the
 # words Whisper tiny.en heard. Piper reads an unfinished phrase with a falling tone: Smart Turn hears most of them as
 # complete, so the words decide.
@@ -52,6 +51,12 @@ def test_a_question_that_does_not_sound_finished_waits_a_little_longer():
     assert ENDING.pause_for("Will it rain tomorrow?", None) == Settings.turn_unsure_pause_s, "Smart Turn not installed"
 
 
+def test_a_turn_that_sounds_unfinished_beyond_doubt_waits_for_the_longest_pause():
+    """Kennedy's "ask not" (the real recording, tests/data/human) sounded 0.03 complete before a 1 s pause."""
+    assert ENDING.pause_for("And so my fellow Americans ask not", 0.03) == Settings.turn_max_pause_s
+    assert ENDING.pause_for(None, 0.03) == Settings.turn_max_pause_s
+
+
 def test_without_the_words_the_sound_decides():
     """The Inference API's ears hear a question once, when its turn has ended: no words while the person pauses."""
     assert ENDING.pause_for(None, 0.91) == Settings.turn_pause_s
@@ -62,6 +67,14 @@ def test_without_the_words_the_sound_decides():
     "words", ["Should I do it?", "Will I see you?", "Yes or no?", "Is it going to rain?", "Will my sister call me?"]
 )
 def test_questions_ending_in_a_pronoun_or_a_short_word_read_finished(words):
+    assert not unfinished(words)
+
+
+@pytest.mark.parametrize(
+    "words", ["He was more respectable than he was.", "Leave it as it is.", "I'm in New Jersey now though."]
+)
+def test_a_sentence_ending_in_a_verb_left_out_or_in_though_reads_finished(words):
+    """Real recordings (tests/data/human) that waited 2 s when these read unfinished."""
     assert not unfinished(words)
 
 

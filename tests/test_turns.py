@@ -3,12 +3,14 @@ the real Silero VAD, the real Smart Turn and the local Whisper tiny.en."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import words
 
-from endpoint import TurnEnd, load_smart_turn
+import app
+from endpoint import load_smart_turn
 from hear import LocalEars, to_wav
 from settings import Settings
 from turns import RATE as EARS_RATE
@@ -25,7 +27,7 @@ def transcriptions() -> Transcriptions:
 
 def listener_for(transcriptions: Transcriptions, pause_s: float = Settings.turn_pause_s, **options) -> Listener:
     """A listener as the app makes one with local ears: the default pauses (or another `pause_s`), Smart Turn."""
-    ending = TurnEnd(pause_s, Settings.turn_unsure_pause_s, Settings.turn_max_pause_s, Settings.turn_complete_p)
+    ending = replace(app.turn_end(Settings()), pause_s=pause_s)
     options = {"max_question_s": 30, "speculate": True, "smart_turn": load_smart_turn(), **options}
     return Listener(transcriptions, ending, **options)
 
