@@ -13,11 +13,10 @@ ahead.
 job?"); `--rule fixed-0.4` ends every turn after 0.4 s of silence, as before Smart Turn (compared in the same run).
 Prints, per rule and listener count, the median and max seconds from the last word to the end of the turn and to the
 transcript, how many were heard right (a question cut at its pause is not) and how many answers were ready ahead; then
-every turn's figures, and one JSON line.
+every turn's figures, and one JSON line (also in bench/results/listeners-<questions>-<listeners>-<rules>.json).
 """
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 RATE = 48_000  # the page's microphone
 QUESTIONS = {
@@ -123,6 +122,8 @@ def main() -> None:
     parser.add_argument("--questions", choices=list(QUESTIONS), default="finished")
     parser.add_argument("--rule", nargs="+", choices=["app", "fixed-0.4"], default=["app"])
     args = parser.parse_args()
+    from results import save
+
     import app
     from settings import Settings
     from voices import PiperVoice
@@ -156,7 +157,8 @@ def main() -> None:
         print(
             f"{turn['rule']:9} {turn['question']:38} turn ended {end} after the last word; heard {turn.get('heard')!r}"
         )
-    print(json.dumps(summaries))
+    name = f"listeners-{args.questions}-" + "-".join(map(str, args.listeners)) + "-" + "-".join(args.rule)
+    save(name, {"load": [load, end_load], "summaries": summaries, "turns": turns})
 
 
 if __name__ == "__main__":
