@@ -76,6 +76,9 @@ def install() -> None:
       every frame the audio fed so far completes, at most `ENCODER_WAIT_S`, not only for the first frame ready: gradio's
       first segment of a 0.28 s chunk held 46 ms, too little to start the player, and the rest of that chunk waited
       for the next one. Upstream: none (gradio takes what is ready at once, so that short chunks never wait).
+      It also never makes a segment of one frame: that one frame goes with the next segment (or the flush,
+      `AacStreamEncoder.flush`). WebKit 2.50's player (hls.js 1.6.15 on `ManagedMediaSource`) buffered nothing of a
+      one-frame segment and stalled there, short of the answer's end. Upstream: none found.
     - `AacStreamEncoder`, as gradio's audio output starts one for a new answer, is an encoder started ahead for that
       sampling rate (`start_encoder`), and another is started for the next answer: an ffmpeg process takes about
       0.05 s to come up, which an instant voice waited for. Upstream: none found.
@@ -88,7 +91,7 @@ def install() -> None:
     if getattr(App.create_app, "serves_our_routes", False):
         return
     create_app, add_segment, end_stream = App.create_app, MediaStream.add_segment, MediaStream.end_stream
-    launch, feed, take = Blocks.launch, AacStreamEncoder.feed, AacStreamEncoder.take
+    launch, feed, take, flush = Blocks.launch, AacStreamEncoder.feed, AacStreamEncoder.take, AacStreamEncoder.flush
     segment_from_frames = audio_output.segment_from_frames
     wait_for_event, finished = Queue.wait_for_event_or_timeout, Event.is_finished.fget
 
@@ -135,7 +138,13 @@ def install() -> None:
             self._condition.wait_for(lambda: self._at_eof or len(self._ready) >= due, ENCODER_SETTLE_S)
         frames = take(self, 0)
         self.frames_taken = taken + len(frames)
+        frames, self.held = [*getattr(self, "held", []), *frames], []
+        if len(frames) == 1:  # a segment of one frame stalls WebKit's player: it goes with the next
+            frames, self.held = [], frames
         return frames
+
+    def flush_with_held(self, *args, **kwargs) -> list[bytes]:
+        return [*getattr(self, "held", []), *flush(self, *args, **kwargs)]
 
     def segment_with_timestamp(encoder: AacStreamEncoder, frames: list[bytes]):
         segment, before = segment_from_frames(encoder, frames), getattr(encoder, "frames_segmented", 0)
@@ -155,6 +164,7 @@ def install() -> None:
     MediaStream.end_stream = end_stream_and_wake
     AacStreamEncoder.feed = feed_and_count
     AacStreamEncoder.take = take_completed_frames
+    AacStreamEncoder.flush = flush_with_held
     audio_output.segment_from_frames = segment_with_timestamp
     audio_output.AacStreamEncoder = encoder_started_ahead
     GradioMCPServer._execute_tool_without_progress = tool_outputs

@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 from conftest import decoded_seconds
+from gradio.audio_stream_encoder import AacStreamEncoder
 from gradio_client import Client
 
 import hls
@@ -154,18 +155,37 @@ def test_a_voice_faster_than_real_time_sends_every_chunk_at_once():
         assert len(held.add(tone(0.5)))
 
 
-def test_each_segment_starts_with_its_timestamp_for_native_hls():
-    """RFC 8216 section 3.4: a packed-audio segment starts with the 90 kHz timestamp of its first sample (an ID3 PRIV
-    frame), which Safari's own HLS player needs; ffmpeg (and hls.js) read the audio past it."""
+def streamed_segments(chunks: list[np.ndarray]) -> list[dict]:
+    """The segments gradio's audio output (patched) makes of an answer streamed in `chunks`, the flush's last."""
     patches.install()
     player = gr.Audio(streaming=True)
 
     async def stream() -> list[dict]:
-        chunks = [to_wav(chunk, RATE) for chunk in np.array_split(tone(3.0), 10)]
-        segments = [(await player.stream_output(chunk, "a", first_chunk=i == 0))[0] for i, chunk in enumerate(chunks)]
+        wavs = [to_wav(chunk, RATE) for chunk in chunks]
+        segments = [(await player.stream_output(wav, "a", first_chunk=i == 0))[0] for i, wav in enumerate(wavs)]
         return [segment for segment in [*segments, await player.flush_stream_output("a")] if segment]
 
-    segments, before_s = asyncio.run(stream()), 0.0
+    return asyncio.run(stream())
+
+
+def test_no_segment_is_a_single_frame_which_stalls_webkit():
+    """A chunk that completes one AAC frame gives it to the next segment (here the flush's): WebKit's player stalled
+    on a segment of one frame, short of the answer's end (docs/browsers.md)."""
+    patches.install()
+    encoder = AacStreamEncoder(RATE, 1)
+    takes = []
+    for seconds in (0.3, 0.06):  # 5 frames, then 1
+        encoder.feed((tone(seconds) * 32767).astype(np.int16).tobytes())
+        time.sleep(0.3)  # the frame is out of ffmpeg
+        takes.append(encoder.take())
+    takes.append(encoder.flush())
+    assert [len(frames) for frames in takes] == [5, 0, 1 + 3]  # without: [5, 1, 3]
+
+
+def test_each_segment_starts_with_its_timestamp_for_native_hls():
+    """RFC 8216 section 3.4: a packed-audio segment starts with the 90 kHz timestamp of its first sample (an ID3 PRIV
+    frame), which Safari's own HLS player needs; ffmpeg (and hls.js) read the audio past it."""
+    segments, before_s = streamed_segments(np.array_split(tone(3.0), 10)), 0.0
     assert len(segments) >= 5
     for segment in segments:
         tag = segment["data"][: len(hls.timestamp_tag(0))]
