@@ -6,9 +6,9 @@ tell: docs/browsers.md.
 """
 
 import pytest
-from browser import AS_ON_AN_IPHONE
+from browser import AS_ON_AN_IPHONE, speak_question
 from conftest import serving
-from webkit import LISTENING_HEAD, NEEDS_A_TAP, WebKitPage, launch_webkit, virtual_display
+from webkit import LISTENING_HEAD, NEEDS_A_TAP, WebKitPage, launch_webkit, speaking_microphone, virtual_display
 
 from settings import Settings
 from voices import EspeakVoice
@@ -59,13 +59,9 @@ def test_typed_question_is_answered_aloud_in_webkit(webkit, served, iphone):
         assert_heard_to_the_end(page, "A dog is ready for you, but are you ready for Will it rain tomorrow?")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WebKitGTK 2.50: getUserMedia gives the mock microphone and Record starts, but gradio's streaming "
-    "recorder sends no chunk, so Stop says 'I heard no question' (docs/browsers.md)",
-)
-def test_microphone_records_in_webkit(webkit, served, inference_server):
-    with served(LISTENING_HEAD) as url:
+def test_microphone_records_in_webkit(webkit, served, inference_server, tmp_path):
+    question = speak_question(tmp_path / "question.wav", "Should I get a dog?")
+    with served(LISTENING_HEAD + speaking_microphone(question)) as url:
         page = WebKitPage(webkit, url)
         page.ask_aloud(seconds=2)
         assert_heard_to_the_end(page, "A dog is ready for you, but are you ready for Should I get a dog?")

@@ -5,12 +5,15 @@ Selenium cannot run a script before the page's own, so the page's listeners (`br
 test adds) are served in the app's head (`conftest.serving(head=...)`).
 """
 
+import base64
+import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from browser import ENCODER_READY_MS, LISTEN_SCRIPT, RECORDER_SCRIPT, TAP_WATCH_SCRIPT
 from selenium import webdriver
@@ -24,6 +27,32 @@ PLAYS_ON_ITS_OWN = ["--autoplay-policy=allow"]
 NEEDS_A_TAP = ["--autoplay-policy=deny", "--media-playback-requires-user-gesture=true"]
 # The page's listeners, in the head: what every <audio> does, when the recorder is ready, each tap control shown.
 LISTENING_HEAD = "".join(f"<script>{{{s}}}</script>" for s in (LISTEN_SCRIPT, RECORDER_SCRIPT, TAP_WATCH_SCRIPT))
+# WebKit's mock microphone plays a 150 Hz hum with a short beep each second: no speech, so the app hears no question.
+# This gives the page a microphone that says a question, in a loop, as Chromium's fake one does: each getUserMedia
+# still asks for the mock device (so it is allowed as usual), then hands back a track that plays the question (Web
+# Audio, started while the page captures). `%s`: the question's WAV, base64, as a JSON string.
+SPEAKING_MICROPHONE = """
+const spoken = Uint8Array.from(atob(%s), (c) => c.charCodeAt(0)).buffer;
+const getUserMedia = MediaDevices.prototype.getUserMedia;
+MediaDevices.prototype.getUserMedia = async function (constraints) {
+  const mock = await getUserMedia.call(this, constraints);
+  mock.getTracks().forEach((track) => track.stop());
+  const context = new AudioContext();
+  const question = context.createBufferSource();
+  question.buffer = await context.decodeAudioData(spoken.slice(0));
+  question.loop = true;
+  const microphone = context.createMediaStreamDestination();
+  question.connect(microphone);
+  question.start();
+  return microphone.stream;
+};
+"""
+
+
+def speaking_microphone(question_wav: Path) -> str:
+    """The head script that makes the page's microphone say `question_wav` in a loop."""
+    wav = json.dumps(base64.b64encode(question_wav.read_bytes()).decode())
+    return f"<script>{{{SPEAKING_MICROPHONE % wav}}}</script>"
 
 
 class WebKitOptions(Options):
