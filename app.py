@@ -304,7 +304,6 @@ def turn_end(settings: Settings) -> TurnEnd:
         settings.turn_unsure_pause_s,
         settings.turn_max_pause_s,
         settings.turn_complete_p,
-        settings.turn_incomplete_p,
     )
 
 

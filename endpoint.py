@@ -26,6 +26,7 @@ AUXILIARIES = set(
     "won't wouldn't shouldn't can't couldn't isn't aren't wasn't don't doesn't didn't".split()
 )
 DETERMINERS = set("a an the my your our their".split())
+WILL_MISHEARD = {"well", "we'll"}  # how Whisper tiny.en now and then writes "Will" before a pause: "Well my sister."
 # A question ending in one of these goes on: an auxiliary, a preposition, an article, a conjunction, "to" (which
 # Whisper writes "too" before a pause), or one of the verbs people ask the ball about that need an object ("Should I
 # get").
@@ -49,26 +50,24 @@ def unfinished(words: str) -> bool:
     if tokens[-1] in OPEN_ENDS:
         return True
     bare_subject = len(tokens) == 2 or (len(tokens) == 3 and tokens[1] in DETERMINERS)  # "Will it", "Is the sky"
-    return tokens[0] in AUXILIARIES and bare_subject
+    return tokens[0] in AUXILIARIES | WILL_MISHEARD and bare_subject
 
 
 @dataclass(frozen=True)
 class TurnEnd:
     """The silence that ends a turn: `pause_s` when it sounds finished (Smart Turn's probability at least
     `complete_p`) and reads finished; `unsure_pause_s` when it reads finished but does not sound it (or nothing judged
-    its sound); `max_pause_s` when it reads unfinished, or sounds it beyond doubt (a probability below
-    `incomplete_p`: a person in mid-sentence). `pause_s` 0: only Stop ends a turn."""
+    its sound); `max_pause_s` when it reads unfinished. `pause_s` 0: only Stop ends a turn."""
 
     pause_s: float
     unsure_pause_s: float
     max_pause_s: float
     complete_p: float
-    incomplete_p: float
 
     def pause_for(self, words: str | None, complete: float | None) -> float:
         """The silence that ends a turn of these words so far (None: not transcribed) whose sound is complete with
         probability `complete` (None: not judged)."""
-        if (words is not None and unfinished(words)) or (complete is not None and complete < self.incomplete_p):
+        if words is not None and unfinished(words):
             return self.max_pause_s
         if complete is not None and complete >= self.complete_p:
             return self.pause_s

@@ -38,7 +38,6 @@ class Settings:
     turn_unsure_pause_s: float = 0.6
     turn_max_pause_s: float = 2.0
     turn_complete_p: float = 0.5
-    turn_incomplete_p: float = 0.05
     inference_timeout_s: float = 20.0
     gpu_concurrency: int = 1
     share: bool = False
@@ -102,10 +101,6 @@ OPTIONS = {
     "turn_complete_p": (
         "MAGIC8_TURN_COMPLETE_P",
         "Smart Turn's probability from which a question sounds finished",
-    ),
-    "turn_incomplete_p": (
-        "MAGIC8_TURN_INCOMPLETE_P",
-        "Smart Turn's probability below which a question sounds unfinished beyond doubt (it waits the longest pause)",
     ),
     "inference_timeout_s": ("MAGIC8_INFERENCE_TIMEOUT_S", "seconds to wait for one Inference API call"),
     "gpu_concurrency": ("MAGIC8_GPU_CONCURRENCY", "answers spoken at once"),

@@ -89,7 +89,7 @@ def run(count: int, ball, prepare, voice, questions: list[str], rule: str, turns
     transcriptions, results, settings = ball.transcriptions, [], ball.settings
     ending, smart_turn = turn_end(settings), ball.smart_turn
     if rule == "fixed-0.4":
-        ending, smart_turn = TurnEnd(0.4, 0.4, 0.4, 1.0, 0.0), None
+        ending, smart_turn = TurnEnd(0.4, 0.4, 0.4, 1.0), None
     threads = []
     for i in range(count):
         question = questions[(len(turns) + i) % len(questions)]

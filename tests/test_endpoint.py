@@ -33,6 +33,7 @@ UNFINISHED = [
     ("Should I get?", 0.57),
     ("Will it?", 0.94),
     ("Is it a good idea too?", 0.97),  # Whisper's "to" before a pause
+    ("Well my sister.", 0.99),  # Whisper's "Will" before a pause
 ]
 
 
@@ -49,12 +50,6 @@ def test_an_unfinished_phrase_waits_for_the_longest_pause(words, complete):
 def test_a_question_that_does_not_sound_finished_waits_a_little_longer():
     assert ENDING.pause_for("Should I get a dog?", 0.20) == Settings.turn_unsure_pause_s
     assert ENDING.pause_for("Will it rain tomorrow?", None) == Settings.turn_unsure_pause_s, "Smart Turn not installed"
-
-
-def test_a_turn_that_sounds_unfinished_beyond_doubt_waits_for_the_longest_pause():
-    """Kennedy's "ask not" (the real recording, tests/data/human) sounded 0.03 complete before a 1 s pause."""
-    assert ENDING.pause_for("And so my fellow Americans ask not", 0.03) == Settings.turn_max_pause_s
-    assert ENDING.pause_for(None, 0.03) == Settings.turn_max_pause_s
 
 
 def test_without_the_words_the_sound_decides():
