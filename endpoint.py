@@ -5,7 +5,6 @@ Turn v3.2, the end-of-turn model in the pipecat-ai wheel) and the words heard so
 import functools
 import importlib.util
 import logging
-import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -75,8 +74,8 @@ class TurnEnd:
 
 
 class SmartTurn:
-    """Smart Turn v3.2 (int8 ONNX, BSD-2-Clause) on one CPU thread per call, one call per core at once: the
-    probability that a turn is complete, from its sound (about 55 ms)."""
+    """Smart Turn v3.2 (int8 ONNX, BSD-2-Clause) on one CPU thread, one call at a time (the transcriptions keep the
+    other cores): the probability that a turn is complete, from its sound (about 55 ms)."""
 
     def __init__(self, path: Path):
         import onnxruntime
@@ -86,7 +85,7 @@ class SmartTurn:
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.features = FeatureExtractor(chunk_length=WINDOW_S)
-        self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="smart-turn")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smart-turn")
 
     def complete(self, audio: np.ndarray) -> float:
         """The probability that the turn in `audio` (16 kHz mono float, ending in its silence) is complete."""

@@ -85,11 +85,15 @@ class Transcriptions:
         heard.add_done_callback(self._done)  # also when cancelled before it started
         return heard
 
+    def busy(self) -> bool:
+        """Whether questions wait for a core: then nothing else should take one from them."""
+        return self.queued > self.at_once
+
     def _transcribe(self, audio: np.ndarray, prepare, on_words) -> Heard:
         words = self.ears.transcribe(to_wav(audio)).strip()
         if on_words:
             on_words(words)
-        others_wait = self.queued > self.at_once  # then preparing an answer ahead would hold up their questions
+        others_wait = self.busy()  # then preparing an answer ahead would hold up their questions
         return Heard(words, prepare(words) if prepare and words and not others_wait else None)
 
     def _done(self, _: Future) -> None:
@@ -200,7 +204,8 @@ class Listener:
             self.guesses, self.words = self.guesses + 1, None
             on_words = functools.partial(self._heard_words, self.guesses)
             self.guess = self.transcriptions.start(self.audio.copy(), self._prepare(self.guesses), on_words)
-        if self.smart_turn is not None and self.ending.pause_s > 0:
+        self.judgement = None  # when questions wait for a core, the words and the pauses decide alone
+        if self.smart_turn is not None and self.ending.pause_s > 0 and not self.transcriptions.busy():
             end = self.speech_end + int(HEARD_SILENCE_S * RATE)  # the silence not heard yet is taken as silence
             self.judgement = self.smart_turn.start(np.pad(self.audio[:end], (0, end - min(end, len(self.audio)))))
         self.guess_end = self.speech_end

@@ -175,6 +175,26 @@ def test_no_answer_is_prepared_ahead_while_other_questions_wait_for_a_core(piper
     assert last.result().answer == "Yes.", "nobody waited behind the last one"
 
 
+def test_smart_turn_is_not_asked_while_other_questions_wait_for_a_core(piper_voice):
+    """With many listeners at once its calls would take the cores the transcriptions wait for (12 listeners: the
+    transcripts came 0.3 s later): the words and the pauses decide alone then."""
+    transcriptions = Transcriptions(LocalEars(), at_once=1)
+    question = spoken(piper_voice, 0.5, "Will I pass my exam?", 1.0)
+    waiting = [transcriptions.start(resampled(question.astype(np.float32) / 32768, RATE)) for _ in range(2)]
+    busy, idle = listener_for(transcriptions), listener_for(transcriptions)
+    judged_busy = [
+        (busy.hear(RATE, question[i : i + CHUNK]), busy.judgement)[1] for i in range(0, len(question), CHUNK)
+    ]
+    wait(waiting)
+    while transcriptions.queued:  # the busy listener's own transcriptions
+        time.sleep(0.05)
+    judged_idle = [
+        (idle.hear(RATE, question[i : i + CHUNK]), idle.judgement)[1] for i in range(0, len(question), CHUNK)
+    ]
+    assert not any(judged_busy), "two questions waited for the one core"
+    assert any(judged_idle), "nobody waited"
+
+
 def test_an_answer_spoken_ahead_plays_from_memory_and_says_its_words(piper_voice, transcriptions):
     voice = Rehearsed(piper_voice, keep=2)
     voice.rehearse("It is certain.")
