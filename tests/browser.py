@@ -74,7 +74,7 @@ const askWhenDrawn = setInterval(() => {
 # which lets the player start by itself).
 TAP_WATCH_SCRIPT = """
 window.tapsOffered = 0;
-document.addEventListener("DOMContentLoaded", () => new MutationObserver((changes) => {
+const watchTaps = () => new MutationObserver((changes) => {
   for (const change of changes) {
     for (const node of change.addedNodes) {
       if (node.tagName === "BUTTON" && node.textContent.includes("Tap to hear")) {
@@ -84,7 +84,9 @@ document.addEventListener("DOMContentLoaded", () => new MutationObserver((change
       }
     }
   }
-}).observe(document.body, {childList: true}));
+}).observe(document.body, {childList: true});
+// gradio adds the head's scripts itself, after DOMContentLoaded: served in the head (WebKit), this watches at once.
+document.body ? watchTaps() : document.addEventListener("DOMContentLoaded", watchTaps);
 """
 # Removes `MediaSource` before the page's scripts run and keeps `ManagedMediaSource`, as on an iPhone (iOS 17.1 and
 # later). Where the browser has no ManagedMediaSource (Chromium), its MediaSource takes that name.
@@ -101,6 +103,20 @@ def speak_question(path: Path, question: str) -> Path:
     """A spoken question as a 16-bit PCM WAV, for Chromium's fake microphone to play in a loop."""
     subprocess.run(["espeak-ng", "-w", str(path), question], check=True)
     return path
+
+
+def skipped(log: list[dict]) -> list[dict]:
+    """Forward jumps of the playback position, less the one jump hls.js 1.5.13 makes on its own: when the player
+    was stalled for over 2 s (a voice slower than real time) and audio arrives, it nudges the playhead 0.1 s."""
+    jumps, waiting_since = [], None
+    for event in log:
+        if event["type"] == "waiting":
+            waiting_since = event["t"]
+        if event["type"] == "seeking" and event["time"] > event["from"] + 0.01:
+            nudged = waiting_since is not None and event["t"] - waiting_since > 2000
+            if not (nudged and event["time"] - event["from"] < 0.11):
+                jumps.append(event)
+    return jumps
 
 
 def launch_chromium(playwright: Playwright, question_wav: Path, *flags: str) -> Browser:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser import AS_ON_AN_IPHONE, ASK_ON_ITS_OWN, LAPTOP, PHONE, AppPage, launch_chromium, speak_question
+from browser import AS_ON_AN_IPHONE, ASK_ON_ITS_OWN, LAPTOP, PHONE, AppPage, launch_chromium, skipped, speak_question
 from conftest import serving, words, write_speech
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect, sync_playwright
@@ -63,20 +63,6 @@ def open_app(browser, served_app, inference_server):
     yield open_app
     for context in contexts:
         context.close()
-
-
-def skipped(log: list[dict]) -> list[dict]:
-    """Forward jumps of the playback position, less the one jump hls.js 1.5.13 makes on its own: when the player
-    was stalled for over 2 s (a voice slower than real time) and audio arrives, it nudges the playhead 0.1 s."""
-    jumps, waiting_since = [], None
-    for event in log:
-        if event["type"] == "waiting":
-            waiting_since = event["t"]
-        if event["type"] == "seeking" and event["time"] > event["from"] + 0.01:
-            nudged = waiting_since is not None and event["t"] - waiting_since > 2000
-            if not (nudged and event["time"] - event["from"] < 0.11):
-                jumps.append(event)
-    return jumps
 
 
 def assert_answered_aloud(app: AppPage, answer: str, screenshot: str) -> None:

@@ -48,6 +48,21 @@ MediaDevices.prototype.getUserMedia = async function (constraints) {
 };
 """
 
+# WebKitGTK 2.50 let gradio's streamed player start with no gesture at all (docs/browsers.md), so this refuses as
+# Safari may: an <audio>'s play() outside a user gesture (`navigator.userActivation.isActive`: a real tap, not a
+# WebDriver script) is rejected with NotAllowedError and does not start, and `autoplay` (gradio sets the property) is
+# ignored. Served before `tap_to_hear.SCRIPT` wraps play.
+REFUSES_WITHOUT_A_TAP = """<script>{
+  Object.defineProperty(HTMLMediaElement.prototype, "autoplay", {get: () => false, set: () => {}, configurable: true});
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function (...args) {
+    if (this instanceof HTMLAudioElement && !navigator.userActivation.isActive) {
+      return Promise.reject(new DOMException("play() needs a user gesture (simulated)", "NotAllowedError"));
+    }
+    return play.apply(this, args);
+  };
+}</script>"""
+
 
 def speaking_microphone(question_wav: Path) -> str:
     """The head script that makes the page's microphone say `question_wav` in a loop."""
@@ -123,6 +138,11 @@ class WebKitPage:
             "const box = [...document.querySelectorAll('label')].find((l) => l.textContent.trim() === 'Answer');"
             "return box?.querySelector('textarea')?.value ?? '';"
         )
+
+    def tap_to_hear(self) -> None:
+        """Wait for the "Tap to hear the answer" button, then tap it (a WebDriver click: a real user gesture)."""
+        self.wait_for("return window.tapsOffered > 0", timeout_s=30)
+        self.driver.find_element(By.CSS_SELECTOR, "button.tap-to-hear").click()
 
     def taps_offered(self) -> int:
         return self.driver.execute_script("return window.tapsOffered")
