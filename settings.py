@@ -112,7 +112,7 @@ OPTIONS = {
 }
 LOCAL_ASR = "local"  # the --asr-model that transcribes on this machine, with faster-whisper tiny.en
 VOICES = ("auto", "parler", "hibari", "piper", "espeak", "tiny-random", "none")
-PROVIDERS = ("auto", *get_args(PROVIDER_NAMES))  # what huggingface_hub 0.36.2 can call
+PROVIDERS = ("auto", *get_args(PROVIDER_NAMES))  # what huggingface_hub 2.4.0 can call
 CHOICES = {"voice": VOICES, "asr_provider": PROVIDERS, "llm_provider": PROVIDERS}
 
 

@@ -32,6 +32,11 @@ class Voice(Protocol):
         ...
 
 
+def chunk_frames(rate: int, first_chunk_s: float, chunk_s: float, max_speech_s: float) -> tuple[int, int, int]:
+    """A voice's chunking in samples at `rate`: the first chunk's least length, each chunk's most, the speech's most."""
+    return max(1, round(first_chunk_s * rate)), max(1, round(chunk_s * rate)), round(max_speech_s * rate)
+
+
 class EspeakVoice:
     """Debian's espeak-ng: offline and instant. Its WAV output is read as it comes and yielded in chunks."""
 
@@ -51,9 +56,9 @@ class EspeakVoice:
         self.command = [executable, "--stdout", "-v", language]
         with espeak_wav(self.command, ".") as wav:  # also checks that the language exists
             self.sampling_rate = wav.getframerate()
-        self.first_frames = max(1, round(first_chunk_s * self.sampling_rate))
-        self.chunk_frames = max(1, round(chunk_s * self.sampling_rate))
-        self.max_frames = round(max_speech_s * self.sampling_rate)
+        self.first_frames, self.chunk_frames, self.max_frames = chunk_frames(
+            self.sampling_rate, first_chunk_s, chunk_s, max_speech_s
+        )
 
     def speak(self, text: str) -> Iterator[np.ndarray]:
         with espeak_wav(self.command, text) as wav:
@@ -100,9 +105,9 @@ class PiperVoice:
         self.engine = piper.PiperVoice(session=session, config=config)
         self.synthesis = piper.SynthesisConfig(normalize_audio=False, volume=gain)  # no per-sentence normalisation
         self.sampling_rate = config.sample_rate
-        self.first_frames = max(1, round(first_chunk_s * self.sampling_rate))
-        self.chunk_frames = max(1, round(chunk_s * self.sampling_rate))
-        self.max_frames = round(max_speech_s * self.sampling_rate)
+        self.first_frames, self.chunk_frames, self.max_frames = chunk_frames(
+            self.sampling_rate, first_chunk_s, chunk_s, max_speech_s
+        )
 
     def speak(self, text: str) -> Iterator[np.ndarray]:
         """Yield each clause or sentence as soon as Piper has spoken it (`in_chunks`)."""
@@ -143,9 +148,9 @@ class HibariVoice:
         self.engine("Hibari warms up.")  # loads its phonemizer and unknown-word net now, not on the first answer
         self.gain, self.seed = gain, seed
         self.sampling_rate = self.engine.sample_rate
-        self.first_frames = max(1, round(first_chunk_s * self.sampling_rate))
-        self.chunk_frames = max(1, round(chunk_s * self.sampling_rate))
-        self.max_frames = round(max_speech_s * self.sampling_rate)
+        self.first_frames, self.chunk_frames, self.max_frames = chunk_frames(
+            self.sampling_rate, first_chunk_s, chunk_s, max_speech_s
+        )
 
     def speak(self, text: str) -> Iterator[np.ndarray]:
         """Yield each sentence as soon as hibari has spoken it (`in_chunks`), every one at the same gain.
