@@ -134,6 +134,7 @@ class Listener:
         self.asked = 0  # answers asked for so far: the page starts an answer's event each time this changes
         self.waiting = 0  # answer events waiting for the turn to end
         self.shown = "idle"  # the phase the page shows
+        self.ended_as = "ended"  # how the last turn ended: "ended", or "too long"
         self.deaf_until = 0.0  # while an answer plays, the microphone hears it: it is not listened to
         self.stopped_at = -STOP_GRACE_S
         self._reset()
@@ -152,11 +153,13 @@ class Listener:
         self.answer_asked = False  # whether this turn's answer was asked for
 
     def news(self) -> str | None:
-        """The status line for the page, when it changed since the last time it was asked for."""
+        """The status line for the page, when it changed since the last time it was asked for. The end of a turn is
+        always said, first: its answer can start between two chunks (an answer made ahead)."""
         if self.phase == self.shown:
             return None
-        self.shown = self.phase
-        return STATUS[self.phase].format(max_question_s=self.max_question_s)
+        said_the_end = self.shown in ("ended", "too long")
+        self.shown = self.ended_as if self.phase == "answering" and not said_the_end else self.phase
+        return STATUS[self.shown].format(max_question_s=self.max_question_s)
 
     def hear(self, rate: int, chunk: np.ndarray) -> str:
         """Take one chunk from the microphone; the phase after it (`ended` or `too long` once a turn ends)."""
@@ -308,7 +311,7 @@ class Listener:
     def _end(self, too_long: bool = False) -> str:
         self._ask_for_answer()
         self.turn = self._ended_turn(too_long)
-        self.phase = "too long" if too_long else "ended"
+        self.phase = self.ended_as = "too long" if too_long else "ended"
         self._reset()
         self.changed.notify_all()
         return self.phase

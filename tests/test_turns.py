@@ -175,6 +175,17 @@ def test_no_answer_is_prepared_ahead_while_other_questions_wait_for_a_core(piper
     assert last.result().answer == "Yes.", "nobody waited behind the last one"
 
 
+def test_the_end_of_a_turn_is_said_before_its_answer_even_between_two_chunks(piper_voice, transcriptions):
+    """An answer made ahead can start before the next chunk asks for the status line: the person still sees that the
+    end of their question was heard, then that it is answered."""
+    listener = listener_for(transcriptions)
+    assert hear_all(listener, spoken(piper_voice, 0.5, "Will I pass my exam?", 1.5))[-1] == "ended"
+    assert listener.take_turn() is not None
+    assert listener.news().startswith("✋ Heard the end of your question")
+    assert listener.news().startswith("🔊 Answering")
+    assert listener.news() is None
+
+
 def test_smart_turn_is_not_asked_while_other_questions_wait_for_a_core(piper_voice):
     """With many listeners at once its calls would take the cores the transcriptions wait for (12 listeners: the
     transcripts came 0.3 s later): the words and the pauses decide alone then."""
