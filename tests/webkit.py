@@ -105,11 +105,15 @@ def launch_webkit(display: str, flags: list[str]) -> webdriver.WebKitGTK:
 
 
 class WebKitPage:
-    """The Magic 8 Ball page in WebKit, as a person uses it (the page's head must hold `LISTENING_HEAD`)."""
+    """The Magic 8 Ball page in WebKit, as a person uses it (the page's head must hold `LISTENING_HEAD`, or
+    `listen_now` adds its player log once the page is there: a page served without it)."""
 
-    def __init__(self, driver: webdriver.WebKitGTK, url: str):
+    def __init__(self, driver: webdriver.WebKitGTK, url: str, listen_now: bool = False):
         self.driver = driver
         driver.get(url)
+        if listen_now:
+            self.wait_for("return document.readyState === 'complete'", timeout_s=30)
+            driver.execute_script(LISTEN_SCRIPT)
         self.wait_for("return !!document.querySelector('textarea[placeholder]') && !!window.audioLog", timeout_s=30)
 
     def wait_for(self, script: str, timeout_s: float, *args):
